@@ -1,0 +1,1 @@
+"""The embedding network: definition, pretrained weights, ONNX export and inference."""

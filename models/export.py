@@ -1,0 +1,87 @@
+"""ONNX export of the descriptor network, built once and cached, keyed by weights and code."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import tempfile
+import warnings
+from importlib import metadata
+from pathlib import Path
+
+from hallmark.errors import ModelError
+
+#: ONNX opset: supported by every onnxruntime release we allow.
+OPSET = 17
+#: Modules whose code changes what the exported graph computes.
+_GRAPH_SOURCES = ("backbone.py", "descriptor.py", "export.py")
+
+
+def model_fingerprint() -> str:
+    """A short hash of everything the exported graph depends on: weights, code and library versions."""
+    from models.backbone import file_sha256, weights_path
+
+    digest = hashlib.sha256()
+    digest.update(file_sha256(weights_path()).encode())
+    here = Path(__file__).resolve().parent
+    for name in _GRAPH_SOURCES:
+        digest.update((here / name).read_bytes())
+    for package in ("torch", "timm"):
+        digest.update(f"{package}={metadata.version(package)}".encode())
+    digest.update(f"opset={OPSET}".encode())
+    return digest.hexdigest()[:16]
+
+
+def export_onnx(destination: Path) -> None:
+    """Exports the descriptor network to ``destination`` (batch, height and width dynamic)."""
+    import torch
+
+    from models.descriptor import DescriptorNet
+
+    network = DescriptorNet().eval()
+    example = torch.zeros(2, 3, 224, 224)
+    # The TorchScript exporter is deprecated but needs no onnxscript; dynamo=False selects it.
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            network,
+            (example,),
+            str(destination),
+            input_names=["images"],
+            output_names=["descriptors"],
+            dynamic_axes={"images": {0: "batch", 2: "height", 3: "width"}, "descriptors": {0: "batch"}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+
+
+def cached_onnx_model(cache_dir: Path) -> Path:
+    """Returns the path of the exported model in ``cache_dir``, exporting it first if needed.
+
+    The file name carries :func:`model_fingerprint`, so new weights or code give a new file. The
+    export is written to a temporary file and renamed into place, under an exclusive lock, so two
+    processes starting together export once and a crash never leaves a half-written model.
+    """
+    fingerprint = model_fingerprint()
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ModelError(f"cannot create the model cache {cache_dir}: {error.strerror}") from error
+    target = cache_dir / f"descriptor-{fingerprint}.onnx"
+    if target.exists():
+        return target
+    with (cache_dir / f"descriptor-{fingerprint}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.exists():  # another process exported it while we waited
+            return target
+        handle, temporary = tempfile.mkstemp(prefix=".export-", suffix=".onnx", dir=cache_dir)
+        os.close(handle)
+        try:
+            export_onnx(Path(temporary))
+            os.chmod(temporary, 0o644)  # mkstemp makes it private; the cache is shared
+            os.replace(temporary, target)
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+    return target

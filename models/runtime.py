@@ -1,0 +1,92 @@
+"""Inference with onnxruntime: the process-wide embedder."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from hallmark.errors import ModelError
+from hallmark.settings import Settings, get_settings
+from models.backbone import MEAN, STD
+from models.descriptor import DESCRIPTOR_DIM
+from models.export import cached_onnx_model
+from vision.preprocess import to_batch
+
+#: Side of the square model input. Small packshots (about 200 px) and listing photos (300-500 px)
+#: both carry their detail at this scale, and the backbone was trained at 224.
+INPUT_SIZE = 224
+
+
+class Embedder:
+    """Turns RGB images into L2-normalised descriptors with the cached ONNX export.
+
+    The session loads lazily on first use, under a lock: two requests may arrive for a model that
+    neither has loaded.
+    """
+
+    def __init__(self, settings: Settings | None = None, model_path: Path | None = None) -> None:
+        self._settings = settings or get_settings()
+        self._model_path = model_path
+        self._session: object | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def dim(self) -> int:
+        return DESCRIPTOR_DIM
+
+    def load(self) -> None:
+        """Exports (if not cached) and loads the model now instead of on first use."""
+        self._get_session()
+
+    def _get_session(self):  # type: ignore[no-untyped-def]
+        if self._session is not None:
+            return self._session
+        with self._lock:
+            if self._session is None:
+                import onnxruntime as ort
+
+                path = self._model_path or cached_onnx_model(self._settings.resolved_model_cache)
+                options = ort.SessionOptions()
+                if self._settings.inference_threads:
+                    options.intra_op_num_threads = self._settings.inference_threads
+                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                try:
+                    self._session = ort.InferenceSession(
+                        str(path), options, providers=["CPUExecutionProvider"]
+                    )
+                except Exception as error:  # onnxruntime raises its own untyped errors
+                    raise ModelError(f"cannot load the model {path}: {error}") from error
+        return self._session
+
+    def embed_batch(self, batch: np.ndarray) -> np.ndarray:
+        """Descriptors of an already normalised ``(N, 3, H, W)`` float32 batch."""
+        session = self._get_session()
+        (descriptors,) = session.run(["descriptors"], {"images": batch})
+        return np.ascontiguousarray(descriptors, dtype=np.float32)
+
+    def embed(self, images: Sequence[np.ndarray], batch_size: int | None = None) -> np.ndarray:
+        """Descriptors ``(N, 1280)`` of RGB uint8 images of any size, in batches."""
+        if not images:
+            return np.zeros((0, DESCRIPTOR_DIM), dtype=np.float32)
+        size = batch_size or self._settings.check_batch_size
+        parts = [
+            self.embed_batch(to_batch(images[start : start + size], INPUT_SIZE, MEAN, STD))
+            for start in range(0, len(images), size)
+        ]
+        return np.concatenate(parts)
+
+
+_default_embedder: Embedder | None = None
+_default_lock = threading.Lock()
+
+
+def default_embedder() -> Embedder:
+    """The process-wide embedder for the current settings."""
+    global _default_embedder
+    with _default_lock:
+        if _default_embedder is None:
+            _default_embedder = Embedder()
+        return _default_embedder
