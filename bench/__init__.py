@@ -1,0 +1,1 @@
+"""Benchmarks on the development sets in ``../shared/data`` (``make bench``)."""

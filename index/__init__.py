@@ -1,0 +1,1 @@
+"""Reference vectors: the catalog service, the FAISS index and the matcher."""

@@ -1,0 +1,74 @@
+"""Retrieval and flagging measures, as the data README defines them (ISC 2021 micro-AP)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Prediction:
+    query: str
+    candidate: str
+    score: float
+
+
+def micro_average_precision(
+    predictions: Sequence[Prediction], truth: dict[str, str], positives: int
+) -> float:
+    """Micro-AP over predictions of all queries ranked together by score.
+
+    Args:
+        predictions: Each query's top candidates with scores.
+        truth: Query -> its true candidate, for the queries that have one.
+        positives: Number of queries with a true match (the recall denominator).
+    """
+    if positives == 0:
+        return 0.0
+    ranked = sorted(predictions, key=lambda prediction: prediction.score, reverse=True)
+    correct = 0
+    precision_sum = 0.0
+    for rank, prediction in enumerate(ranked, start=1):
+        if truth.get(prediction.query) == prediction.candidate:
+            correct += 1
+            precision_sum += correct / rank
+    return precision_sum / positives
+
+
+def recall_at_1(best: dict[str, str | None], truth: dict[str, str]) -> float:
+    """Share of queries with a true match whose best candidate is that match."""
+    if not truth:
+        return 0.0
+    return sum(best.get(query) == answer for query, answer in truth.items()) / len(truth)
+
+
+@dataclass(frozen=True)
+class FlagCounts:
+    flags: int
+    correct_flags: int
+    negatives: int
+    flagged_negatives: int
+
+    @property
+    def precision(self) -> float:
+        return self.correct_flags / self.flags if self.flags else 1.0
+
+    @property
+    def false_flag_share(self) -> float:
+        return self.flagged_negatives / self.negatives if self.negatives else 0.0
+
+
+def flag_counts(
+    flagged_best: dict[str, str | None], truth: dict[str, str], negatives: Sequence[str]
+) -> FlagCounts:
+    """Counts flags (queries whose verdict is not ``none``) and how many of them are right.
+
+    Args:
+        flagged_best: Flagged query -> its best candidate.
+        truth: Query -> true candidate for queries with a match.
+        negatives: Queries without any true match (no-match queries and distractors).
+    """
+    correct = sum(truth.get(query) == best for query, best in flagged_best.items())
+    negative_set = set(negatives)
+    flagged_negatives = sum(query in negative_set for query in flagged_best)
+    return FlagCounts(len(flagged_best), correct, len(negative_set), flagged_negatives)

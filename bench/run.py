@@ -1,0 +1,275 @@
+"""``make bench``: matching quality and speed on the development sets, as a table and as JSON.
+
+Usage: ``python -m bench.run --data ../shared/data [--json-out bench/out/results.json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.metrics import Prediction, flag_counts, micro_average_precision, recall_at_1
+from hallmark.settings import Settings
+from index.checking import CheckOutcome, check_paths
+from index.matcher import Matcher
+from index.service import open_catalog, open_matcher
+from models.backbone import MEAN, STD
+from models.runtime import INPUT_SIZE
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Situation:
+    """One development set: a catalog, its queries with truth, and the shared distractors."""
+
+    name: str
+    catalog_csv: Path
+    queries: list[tuple[str, Path]]
+    truth: dict[str, str]
+    negatives: list[str]
+
+
+def product_match(data: Path) -> Situation:
+    root = data / "product-match"
+    rows = list(csv.DictReader((root / "truth.csv").open()))
+    return Situation(
+        name="product-match",
+        catalog_csv=root / "references.csv",
+        queries=[(row["image"], root / row["image"]) for row in rows],
+        truth={row["image"]: row["sku"] for row in rows if row["sku"]},
+        negatives=[row["image"] for row in rows if not row["sku"]],
+    )
+
+
+def copy_detection(data: Path) -> Situation:
+    root = data / "copy-detection"
+    rows = list(csv.DictReader((root / "truth.csv").open()))
+    return Situation(
+        name="copy-detection",
+        catalog_csv=root / "catalog.csv",
+        queries=[(row["image"], root / row["image"]) for row in rows],
+        truth={row["image"]: Path(row["reference"]).stem for row in rows if row["reference"]},
+        negatives=[row["image"] for row in rows if not row["reference"]],
+    )
+
+
+def distractor_queries(data: Path) -> list[tuple[str, Path]]:
+    return [(f"distractors/{path.name}", path) for path in sorted((data / "distractors").glob("*.jpg"))]
+
+
+def _run_checks(
+    matcher: Matcher, images: list[tuple[str, Path]], batch_size: int
+) -> tuple[list[CheckOutcome], float]:
+    started = time.perf_counter()
+    outcomes = list(check_paths(matcher, images, top_k=5, batch_size=batch_size))
+    return outcomes, time.perf_counter() - started
+
+
+def evaluate(situation: Situation, distractors: list[tuple[str, Path]], model_cache: Path) -> dict[str, Any]:
+    """Imports the set's catalog into a fresh data directory and checks every query and distractor."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-{situation.name}-") as home:
+        settings = Settings(home=Path(home), model_cache=model_cache)
+        catalog = open_catalog(settings)
+        report = catalog.import_csv(situation.catalog_csv)
+        if report.errors:
+            raise SystemExit(f"{situation.name}: catalog rows skipped: {report.errors[:3]}")
+        matcher = open_matcher(settings, catalog)
+        matcher.check([], top_k=5)  # load the index before timing
+        images = situation.queries + distractors
+        outcomes, seconds = _run_checks(matcher, images, settings.check_batch_size)
+
+    errors = [outcome for outcome in outcomes if outcome.result is None]
+    predictions = []
+    best: dict[str, str | None] = {}
+    flagged: dict[str, str | None] = {}
+    for outcome in outcomes:
+        result = outcome.result
+        if result is None:
+            continue
+        for match in result.matches:
+            predictions.append(Prediction(outcome.name, match.sku, match.score))
+        best[outcome.name] = result.matches[0].sku if result.matches else None
+        if result.verdict != "none":
+            flagged[outcome.name] = best[outcome.name]
+    query_names = {name for name, _ in situation.queries}
+    query_predictions = [prediction for prediction in predictions if prediction.query in query_names]
+    query_flags = {name: sku for name, sku in flagged.items() if name in query_names}
+    distractor_names = [name for name, _ in distractors]
+    on_queries = flag_counts(query_flags, situation.truth, situation.negatives)
+    on_distractors = flag_counts(
+        {name: sku for name, sku in flagged.items() if name not in query_names}, {}, distractor_names
+    )
+    everything = flag_counts(flagged, situation.truth, situation.negatives + distractor_names)
+    return {
+        "queries": len(situation.queries),
+        "with_match": len(situation.truth),
+        "micro_ap": round(
+            micro_average_precision(query_predictions, situation.truth, len(situation.truth)), 4
+        ),
+        "recall_at_1": round(recall_at_1(best, situation.truth), 4),
+        "flags": everything.flags,
+        "flag_precision": round(everything.precision, 4),
+        "false_flag_share_no_match_queries": round(on_queries.false_flag_share, 4),
+        "false_flag_share_distractors": round(on_distractors.false_flag_share, 4),
+        "false_flag_share": round(everything.false_flag_share, 4),
+        "errors": len(errors),
+        "images_checked": len(outcomes),
+        "check_seconds": round(seconds, 3),
+        "check_images_per_second": round(len(outcomes) / seconds, 1),
+    }
+
+
+def model_only_rate(matcher: Matcher, batch_size: int = 32, repeats: int = 7) -> float:
+    """Images per second of one backbone forward pass at the pipeline's input size (the ceiling)."""
+    batch = (
+        np.random.default_rng(0).standard_normal((batch_size, 3, INPUT_SIZE, INPUT_SIZE)).astype(np.float32)
+    )
+    embedder = matcher.catalog.embedder
+    embedder.embed_batch(batch)
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        embedder.embed_batch(batch)
+        timings.append(time.perf_counter() - started)
+    return batch_size / statistics.median(timings)
+
+
+def hostile_run(model_cache: Path) -> dict[str, Any]:
+    """Time and peak memory of ``hallmark check`` on hostile files, beside the same on benign photos."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from hostile_images import write_hostile_images
+
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-hostile-") as scratch:
+        hostile = Path(scratch) / "hostile"
+        hostile.mkdir()
+        written = write_hostile_images(hostile)
+        benign = REPO / "demo" / "listings"
+        home = Path(scratch) / "home"
+        env = {**os.environ, "HALLMARK_HOME": str(home), "HALLMARK_MODEL_CACHE": str(model_cache)}
+        hallmark = str(Path(sys.executable).with_name("hallmark"))
+        subprocess.run(
+            [hallmark, "catalog", "import", str(REPO / "demo" / "catalog" / "catalog.csv")],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        for label, folder in (("benign", benign), ("hostile", hostile)):
+            started = time.perf_counter()
+            done = subprocess.run(
+                [
+                    "/usr/bin/env",
+                    "python3",
+                    "-c",
+                    "import resource,subprocess,sys;"
+                    "p=subprocess.run(sys.argv[1:],capture_output=True);"
+                    "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss);"
+                    "sys.stderr.write(p.stdout.decode())",
+                    hallmark,
+                    "check",
+                    "--json",
+                    str(folder),
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            seconds = time.perf_counter() - started
+            code, maxrss_kib = (int(value) for value in done.stdout.split())
+            lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+            results[label] = {
+                "files": len(lines),
+                "errors": sum("error" in line for line in lines),
+                "exit_code": code,
+                "seconds": round(seconds, 2),
+                "peak_rss_mib": round(maxrss_kib / 1024, 1),
+            }
+        results["hostile_files"] = sorted(written)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--json-out", type=Path, default=REPO / "bench" / "out" / "results.json")
+    parser.add_argument("--skip-hostile", action="store_true")
+    args = parser.parse_args(argv)
+    data = args.data.resolve()
+    if not (data / "README.md").exists():
+        print(f"error: no development data at {data}", file=sys.stderr)
+        return 2
+    model_cache = Settings().resolved_model_cache
+    distractors = distractor_queries(data)
+    results: dict[str, Any] = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "input_size": INPUT_SIZE,
+        "normalisation": {"mean": MEAN, "std": STD},
+    }
+    for situation in (copy_detection(data), product_match(data)):
+        results[situation.name] = evaluate(situation, distractors, model_cache)
+        print(f"{situation.name}: {json.dumps(results[situation.name])}", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as home:
+        matcher = open_matcher(Settings(home=Path(home), model_cache=model_cache))
+        ceiling = model_only_rate(matcher)
+    checked = sum(results[name]["images_checked"] for name in ("copy-detection", "product-match"))
+    seconds = sum(results[name]["check_seconds"] for name in ("copy-detection", "product-match"))
+    end_to_end = checked / seconds
+    results["speed"] = {
+        "check_images_per_second": round(end_to_end, 1),
+        "model_only_images_per_second": round(ceiling, 1),
+        "ratio": round(end_to_end / ceiling, 3),
+    }
+    results["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    if not args.skip_hostile:
+        results["hostile"] = hostile_run(model_cache)
+    _print_table(results)
+    args.json_out.parent.mkdir(parents=True, exist_ok=True)
+    args.json_out.write_text(json.dumps(results, indent=2))
+    print(json.dumps(results))
+    return 0
+
+
+def _print_table(results: dict[str, Any]) -> None:
+    rows = [
+        ("micro-AP", "micro_ap"),
+        ("recall@1", "recall_at_1"),
+        ("flag precision", "flag_precision"),
+        ("false flags: no-match queries", "false_flag_share_no_match_queries"),
+        ("false flags: distractors", "false_flag_share_distractors"),
+        ("images/s end to end", "check_images_per_second"),
+    ]
+    print(f"{'measure':<32}{'copy-detection':>16}{'product-match':>16}")
+    for label, key in rows:
+        print(f"{label:<32}{results['copy-detection'][key]:>16}{results['product-match'][key]:>16}")
+    speed = results["speed"]
+    print(
+        f"check {speed['check_images_per_second']} img/s vs model-only "
+        f"{speed['model_only_images_per_second']} img/s (ratio {speed['ratio']}); "
+        f"peak RSS {results['peak_rss_mib']} MiB"
+    )
+    if "hostile" in results:
+        for label in ("benign", "hostile"):
+            run = results["hostile"][label]
+            print(
+                f"{label} files: {run['files']} checked, {run['errors']} errors, exit {run['exit_code']}, "
+                f"{run['seconds']} s, peak RSS {run['peak_rss_mib']} MiB"
+            )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,29 @@
+"""The ``hallmark`` command: one Typer app; each area registers its own commands."""
+
+from __future__ import annotations
+
+import typer
+
+from cli import catalog_commands, check_commands, crawl_commands, demo_commands
+
+app = typer.Typer(
+    name="hallmark",
+    help="Hallmark: find counterfeit and copycat listings by matching photos against a brand's catalog.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+catalog_commands.register(app)
+check_commands.register(app)
+crawl_commands.register(app)
+demo_commands.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

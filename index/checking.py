@@ -1,0 +1,81 @@
+"""Checking many image files in batches: the engine behind ``hallmark check`` and the benchmarks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from hallmark.errors import HallmarkError
+from index.matcher import CheckResult, Matcher
+from models.runtime import INPUT_SIZE
+from vision.decode import DecodedImage, read_image
+
+#: Extensions picked up when a folder is given (a file named explicitly is always checked).
+IMAGE_EXTENSIONS = frozenset(
+    {
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".png",
+        ".webp",
+        ".gif",
+        ".bmp",
+        ".tif",
+        ".tiff",
+        ".heic",
+        ".avif",
+        ".svg",
+    }
+)
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One input image: its result, or why it could not be checked."""
+
+    name: str
+    result: CheckResult | None = None
+    error: str | None = None
+
+
+def collect_images(arguments: Iterable[str]) -> list[tuple[str, Path]]:
+    """Expands files and folders into ``(name as given or found, path)``, folders sorted by path.
+
+    A path that does not exist is kept, so that it is reported in order like any unreadable file.
+    """
+    found: list[tuple[str, Path]] = []
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_dir():
+            children = sorted(
+                child
+                for child in path.rglob("*")
+                if child.suffix.lower() in IMAGE_EXTENSIONS and child.is_file()
+            )
+            found.extend((str(Path(argument) / child.relative_to(path)), child) for child in children)
+        else:
+            found.append((argument, path))
+    return found
+
+
+def check_paths(
+    matcher: Matcher, images: list[tuple[str, Path]], top_k: int, batch_size: int
+) -> Iterator[CheckOutcome]:
+    """Checks images batch by batch, yielding outcomes in input order as each batch finishes."""
+    for start in range(0, len(images), batch_size):
+        batch = images[start : start + batch_size]
+        decoded: list[DecodedImage] = []
+        outcomes: list[CheckOutcome | int] = []
+        for name, path in batch:
+            try:
+                decoded.append(read_image(path, min_side=INPUT_SIZE))
+                outcomes.append(len(decoded) - 1)
+            except HallmarkError as error:
+                outcomes.append(CheckOutcome(name=name, error=str(error)))
+        results = matcher.check(decoded, top_k=top_k)
+        for (name, _), outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, CheckOutcome):
+                yield outcome
+            else:
+                yield CheckOutcome(name=name, result=results[outcome])

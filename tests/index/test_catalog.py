@@ -1,0 +1,138 @@
+"""The catalog: imports are additive and idempotent, removals follow through to the index."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from hallmark.db import ReferenceImage
+from hallmark.errors import NotFoundError
+from hallmark.settings import Settings
+from index.catalog import Catalog
+from index.service import open_catalog
+
+DEMO_CATALOG = Path(__file__).resolve().parents[2] / "demo" / "catalog"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, model_cache: Path) -> Settings:
+    return Settings(home=tmp_path / "home", model_cache=model_cache)
+
+
+@pytest.fixture
+def catalog(settings: Settings) -> Catalog:
+    return open_catalog(settings)
+
+
+def _photo(path: Path, seed: int) -> None:
+    pixels = np.random.default_rng(seed).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    Image.fromarray(pixels).resize((256, 256)).save(path)
+
+
+def _catalog_csv(folder: Path, rows: list[str]) -> Path:
+    path = folder / "catalog.csv"
+    path.write_text("sku,name,brand,image\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_importing_the_demo_catalog_indexes_every_photo(catalog: Catalog) -> None:
+    report = catalog.import_csv(DEMO_CATALOG / "catalog.csv")
+    assert report.errors == []
+    stats = catalog.stats()
+    assert stats.products == stats.references == stats.indexed == report.references_added == 14
+
+
+def test_importing_the_same_file_again_changes_nothing(catalog: Catalog) -> None:
+    catalog.import_csv(DEMO_CATALOG / "catalog.csv")
+    version = catalog.version()
+    again = catalog.import_csv(DEMO_CATALOG / "catalog.csv")
+    assert (again.references_added, again.references_unchanged) == (0, 14)
+    assert catalog.version() == version
+    assert catalog.stats().indexed == 14
+
+
+def test_imports_are_additive_and_a_sku_may_have_several_photos(tmp_path: Path, catalog: Catalog) -> None:
+    for seed in range(3):
+        _photo(tmp_path / f"{seed}.png", seed)
+    catalog.import_csv(_catalog_csv(tmp_path, ["A,Shoe,Acme,0.png", "A,Shoe,Acme,1.png"]))
+    catalog.import_csv(_catalog_csv(tmp_path, ["B,Hat,Acme,2.png"]))
+    stats = catalog.stats()
+    assert (stats.products, stats.references, stats.indexed) == (2, 3, 3)
+
+
+def test_a_row_with_an_unreadable_image_is_skipped_whole(tmp_path: Path, catalog: Catalog) -> None:
+    _photo(tmp_path / "good.png", 1)
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    report = catalog.import_csv(
+        _catalog_csv(tmp_path, ["A,Shoe,Acme,good.png", "B,Hat,Acme,broken.jpg", "C,Cap,Acme,missing.png"])
+    )
+    assert [error.line for error in report.errors] == [3, 4]
+    assert "broken.jpg" in str(report.errors[0]) and "missing.png" in str(report.errors[1])
+    stats = catalog.stats()
+    assert (stats.products, stats.references, stats.indexed) == (1, 1, 1)
+
+
+def test_removing_a_product_removes_its_photos_from_the_index(tmp_path: Path, catalog: Catalog) -> None:
+    for seed in range(2):
+        _photo(tmp_path / f"{seed}.png", seed)
+    catalog.import_csv(_catalog_csv(tmp_path, ["A,Shoe,Acme,0.png", "B,Hat,Acme,1.png"]))
+    assert catalog.remove_product("A") == 1
+    stats = catalog.stats()
+    assert (stats.products, stats.references, stats.indexed) == (1, 1, 1)
+    assert {info.sku for info in catalog.load_index().references.values()} == {"B"}
+    with pytest.raises(NotFoundError, match="no product with sku 'A'"):
+        catalog.remove_product("A")
+
+
+def test_another_process_sees_an_import_on_its_next_look_up(settings: Settings, catalog: Catalog) -> None:
+    observer = Catalog(catalog.database, settings, catalog.embedder)
+    assert observer.stats().indexed == 0
+    catalog.import_csv(DEMO_CATALOG / "catalog.csv")
+    assert observer.stats().indexed == 14
+
+
+def test_a_lost_index_file_is_rebuilt_from_the_database(settings: Settings, catalog: Catalog) -> None:
+    catalog.import_csv(DEMO_CATALOG / "catalog.csv")
+    catalog.index_path.unlink()
+    fresh = Catalog(catalog.database, settings, catalog.embedder)
+    assert fresh.stats().indexed == 14
+    assert catalog.index_path.exists()
+
+
+def test_a_new_model_re_embeds_every_reference_from_its_stored_photo(
+    settings: Settings, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog.import_csv(DEMO_CATALOG / "catalog.csv")
+    with catalog.database.session() as session:
+        before = {
+            r.id: np.frombuffer(r.descriptor, dtype=np.float32)
+            for r in session.scalars(select(ReferenceImage))
+        }
+        for reference in session.scalars(select(ReferenceImage)):
+            reference.descriptor = np.zeros(catalog.embedder.dim, dtype=np.float32).tobytes()
+    monkeypatch.setattr("index.catalog.model_fingerprint", lambda: "next-model")
+    fresh = Catalog(catalog.database, settings, catalog.embedder)
+    assert fresh.stats().indexed == 14
+    with catalog.database.session() as session:
+        references = session.scalars(select(ReferenceImage)).all()
+        assert {reference.model_fingerprint for reference in references} == {"next-model"}
+        for reference in references:
+            assert np.allclose(
+                np.frombuffer(reference.descriptor, dtype=np.float32), before[reference.id], atol=1e-5
+            )
+
+
+def test_reference_photos_are_kept_in_the_data_directory(tmp_path: Path, settings: Settings) -> None:
+    source = tmp_path / "src"
+    shutil.copytree(DEMO_CATALOG, source)
+    catalog = open_catalog(settings)
+    catalog.import_csv(source / "catalog.csv")
+    shutil.rmtree(source)
+    with catalog.database.session() as session:
+        stored = session.scalars(select(ReferenceImage.stored_path)).all()
+    assert all((settings.resolved_home / path).is_file() for path in stored)
