@@ -48,7 +48,7 @@ _PRICE_TOKEN = re.compile(r"[\d.,'\s\u00a0\u202f]+")
 
 
 # What a card element is for, by its itemprop or the last part of a class ("s-item__seller" -> seller).
-# Whole parts only: "authorized-seller" is a badge and "quantitySold" a sales count, not these.
+# Whole parts only: "quantitySold" is a sales count, not a quantity.
 _SELLER_ROLES = {
     "seller",
     "seller-name",
@@ -73,6 +73,8 @@ _QUANTITY_ROLES = {
     "inventorylevel",
 }
 
+_CONTAINER_WORDS = {"listing", "item", "product", "card", "offer", "tile", "result", "ad"}
+
 
 def _classes(element: HtmlElement) -> set[str]:
     return set((element.get("class") or "").split())
@@ -82,7 +84,13 @@ def _roles(element: HtmlElement) -> set[str]:
     roles = {str(element.get("itemprop", "")).lower()}
     for token in _classes(element):
         token = token.lower()
-        roles.update({token, re.split(r"__|--", token)[-1]})
+        element_name = re.split(r"__|--", token)[-1]
+        roles.update({token, element_name})
+        # BEM-ish "listing-seller", "card_stock": a role word owned by the card. "authorized-seller"
+        # is a badge about the seller, not the seller's name.
+        words = re.split(r"[-_]", element_name)
+        if len(words) == 2 and words[0] in _CONTAINER_WORDS:
+            roles.add(words[1])
     return roles
 
 
