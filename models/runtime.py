@@ -10,9 +10,8 @@ import numpy as np
 
 from hallmark.errors import ModelError
 from hallmark.settings import Settings, get_settings
-from models.backbone import MEAN, STD
-from models.descriptor import DESCRIPTOR_DIM
 from models.export import cached_onnx_model
+from models.spec import DESCRIPTOR_DIM, MEAN, STD
 from vision.preprocess import to_batch
 
 #: Side of the square model input. Small packshots (about 200 px) and listing photos (300-500 px)

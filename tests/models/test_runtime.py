@@ -13,9 +13,10 @@ from skimage import data
 
 from hallmark.settings import Settings
 from models.backbone import MEAN, STD
-from models.descriptor import DESCRIPTOR_DIM, DescriptorNet
+from models.descriptor import DescriptorNet
 from models.export import cached_onnx_model, model_fingerprint
 from models.runtime import INPUT_SIZE, Embedder
+from models.spec import DESCRIPTOR_DIM
 from vision.preprocess import to_batch
 
 
@@ -33,7 +34,9 @@ def test_onnxruntime_agrees_with_torch_within_1e_4(photos: list[np.ndarray], mod
     assert np.abs(actual - expected).max() < 1e-4
 
 
-def test_descriptors_are_unit_length_and_tell_photos_apart(photos: list[np.ndarray], model_cache: Path) -> None:
+def test_descriptors_are_unit_length_and_tell_photos_apart(
+    photos: list[np.ndarray], model_cache: Path
+) -> None:
     vectors = Embedder(Settings(model_cache=model_cache)).embed(photos)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     similarity = vectors @ vectors.T
