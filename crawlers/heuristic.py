@@ -42,6 +42,7 @@ _STRUCK_CLASS = re.compile(
     r"(?:$|[\s_-])",
     re.I,
 )
+# Lazy-loading attributes first: src then often holds a placeholder.
 _IMAGE_ATTRS = ("data-src", "data-lazy-src", "data-lazy", "data-original", "data-url", "src")
 _HEADINGS = "self::h1 or self::h2 or self::h3 or self::h4 or self::h5 or self::h6 or @role='heading'"
 _PRICE_TOKEN = re.compile(r"[\d.,'\s\u00a0\u202f]+")
@@ -121,9 +122,6 @@ def visible_text(element: HtmlElement) -> str:
 
 
 def _image_url(image: HtmlElement, page_url: str) -> str | None:
-    width, height = image.get("width", ""), image.get("height", "")
-    if width.isdigit() and height.isdigit() and int(width) <= 32 and int(height) <= 32:
-        return None  # icons and tracking pixels
     for attr in ("srcset", "data-srcset"):
         srcset = image.get(attr)
         if srcset:
@@ -131,6 +129,11 @@ def _image_url(image: HtmlElement, page_url: str) -> str | None:
             if url:
                 return url
     for attr in _IMAGE_ATTRS:
+        if attr == "src":
+            # Lazy loaders put a 1x1 placeholder in src; an icon-sized src is no listing photo either.
+            width, height = image.get("width", ""), image.get("height", "")
+            if width.isdigit() and height.isdigit() and int(width) <= 32 and int(height) <= 32:
+                return None
         url = absolute_url(image.get(attr), page_url)
         if url:
             return url
@@ -171,6 +174,9 @@ def _price_text(card: HtmlElement) -> str | None:
             continue
         text = visible_text(element)
         if not _price_only(text) or _is_struck(element, card):
+            continue
+        # A price is a text block: one that holds the link, photo or heading is the card itself.
+        if element.xpath(f".//a | .//img | .//*[{_HEADINGS}]"):
             continue
         marked = "price" in f"{element.get('class', '')} {element.get('itemprop', '')}".lower()
         candidates.append((0 if marked else 1, text))
