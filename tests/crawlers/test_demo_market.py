@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import shutil
 import socket
 import threading
 import time
@@ -333,3 +334,44 @@ class TestAdmin:
 
         with pytest.raises(NotFoundError, match="listings.json"):
             create_app(tmp_path)
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if path := shutil.which(name):
+            return path
+    pytest.skip("no Chromium on this machine")
+
+
+@pytest.mark.browser
+class TestJavaScriptStorefrontInChromium:
+    def test_scrolling_to_the_bottom_loads_every_listing(
+        self, base_url: str, market_data: list[dict]
+    ) -> None:
+        sync_api = pytest.importorskip("playwright.sync_api")
+        adapter = get_adapter("demo-app")
+        assert adapter.needs_browser and adapter.search is not None
+        url = adapter.search_url(base_url, "")
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+            try:
+                page = browser.new_page()
+                page.goto(url)
+                page.wait_for_selector("article.card")
+                first = extract_listings(page.content(), url)
+                for _ in range(adapter.search.pagination.max_pages):
+                    if page.locator("article.card").count() >= len(market_data):
+                        break
+                    page.mouse.wheel(0, 100_000)
+                    page.wait_for_timeout(400)
+                rendered = page.content()
+            finally:
+                browser.close()
+        assert len(first) == PAGE_SIZE
+        listings = extract_listings(rendered, url)
+        assert [x.url for x in listings] == [x.url for x in extract_listings(rendered, url, adapter=None)]
+        api_url = f"{base_url}/api/listings?offset=0&limit=100"
+        api = extract_api_listings(httpx.get(api_url).json(), api_url, get_adapter("demo-app-api"))
+        assert [(x.url, x.title, x.price, x.image, x.seller) for x in listings] == [
+            (x.url, x.title, x.price, x.image, x.seller) for x in api
+        ]
