@@ -38,7 +38,7 @@ _HIDDEN_CLASSES = {
 }
 _STRUCK_TAGS = {"del", "s", "strike"}
 _STRUCK_CLASS = re.compile(
-    r"(?:^|[\s_-])(?:strike\w*|line-?through|crossed|old|was|before|regular|original|rrp|uvp|list-?price)"
+    r"(?:^|[\s_-])(?:strike\w*|line-?through|crossed|old|was|before|original|compare|rrp|uvp|list-?price)"
     r"(?:$|[\s_-])",
     re.I,
 )
@@ -168,20 +168,21 @@ def _price_only(text: str) -> bool:
 
 
 def _price_text(card: HtmlElement) -> str | None:
-    candidates: list[tuple[int, str]] = []
+    candidates: list[tuple[bool, bool, str]] = []
     for element in card.iter():
         if not isinstance(element.tag, str) or element.tag in _SKIP_TAGS or _is_hidden(element):
             continue
         text = visible_text(element)
-        if not _price_only(text) or _is_struck(element, card):
+        if not _price_only(text):
             continue
         # A price is a text block: one that holds the link, photo or heading is the card itself.
         if element.xpath(f".//a | .//img | .//*[{_HEADINGS}]"):
             continue
         marked = "price" in f"{element.get('class', '')} {element.get('itemprop', '')}".lower()
-        candidates.append((0 if marked else 1, text))
+        candidates.append((_is_struck(element, card), not marked, text))
     if candidates:
-        return min(candidates, key=lambda candidate: candidate[0])[1]
+        # The current price before a struck-through one, a marked one before any; then page order.
+        return min(candidates, key=lambda candidate: candidate[:2])[2]
     return None
 
 
