@@ -47,11 +47,19 @@ def main(shared: Path) -> None:
         ref = refs[sku]
         target = catalog_dir / "images" / f"{sku}.jpg"
         _save_jpeg(Image.open(pm / ref["image"]), target)
-        rows.append({
-            "sku": sku, "name": ref["name"], "brand": ref["brand"], "image": f"images/{sku}.jpg",
-            "msrp": msrp, "currency": "EUR", "description": ref["description"],
-            "release_date": release, "batch_size": batch,
-        })
+        rows.append(
+            {
+                "sku": sku,
+                "name": ref["name"],
+                "brand": ref["brand"],
+                "image": f"images/{sku}.jpg",
+                "msrp": msrp,
+                "currency": "EUR",
+                "description": ref["description"],
+                "release_date": release,
+                "batch_size": batch,
+            }
+        )
 
     cd = shared / "copy-detection"
     originals = sorted({r["reference"] for r in csv.DictReader((cd / "truth.csv").open()) if r["reference"]})
@@ -60,12 +68,19 @@ def main(shared: Path) -> None:
         sku = f"DA-{number:03d}"
         target = catalog_dir / "images" / f"{sku}.jpg"
         _save_jpeg(Image.open(cd / ref_path), target)
-        rows.append({
-            "sku": sku, "name": f"Demo Apparel piece {number}", "brand": "Demo Apparel",
-            "image": f"images/{sku}.jpg", "msrp": "89.00", "currency": "EUR",
-            "description": "A garment from the Demo Apparel collection.",
-            "release_date": "2024-04-01", "batch_size": "500",
-        })
+        rows.append(
+            {
+                "sku": sku,
+                "name": f"Demo Apparel piece {number}",
+                "brand": "Demo Apparel",
+                "image": f"images/{sku}.jpg",
+                "msrp": "89.00",
+                "currency": "EUR",
+                "description": "A garment from the Demo Apparel collection.",
+                "release_date": "2024-04-01",
+                "batch_size": "500",
+            }
+        )
 
     with (catalog_dir / "catalog.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -80,7 +95,9 @@ def main(shared: Path) -> None:
         _save_jpeg(Image.open(pm / query), listings_dir / f"phone-photo-{sku.lower()}.jpg")
     first = Image.open(catalog_dir / "images" / "DA-001.jpg")
     w, h = first.size
-    _save_jpeg(first.crop((w // 10, h // 10, w - w // 8, h - h // 8)), listings_dir / "reused-photo-cropped.jpg")
+    _save_jpeg(
+        first.crop((w // 10, h // 10, w - w // 8, h - h // 8)), listings_dir / "reused-photo-cropped.jpg"
+    )
     second = Image.open(catalog_dir / "images" / "DA-002.jpg")
     edited = ImageEnhance.Color(ImageOps.mirror(second)).enhance(1.6)
     _save_jpeg(edited, listings_dir / "reused-photo-mirrored.jpg")
