@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from cli import catalog_commands, check_commands, crawl_commands, demo_commands
+from cli import (
+    catalog_commands,
+    check_commands,
+    crawl_commands,
+    demo_commands,
+    keys_commands,
+    serials_commands,
+    serve_commands,
+    takedowns_commands,
+    worker_commands,
+)
 
 app = typer.Typer(
     name="hallmark",
@@ -18,6 +28,11 @@ catalog_commands.register(app)
 check_commands.register(app)
 crawl_commands.register(app)
 demo_commands.register(app)
+keys_commands.register(app)
+serials_commands.register(app)
+serve_commands.register(app)
+takedowns_commands.register(app)
+worker_commands.register(app)
 
 
 def main() -> None:
