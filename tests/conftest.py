@@ -23,3 +23,8 @@ def hostile_images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One ONNX export for the whole run (``HALLMARK_MODEL_CACHE`` of the tests' processes)."""
     return tmp_path_factory.mktemp("model-cache")
+
+
+# Both databases for the case-queue, API and worker tests: each test using ``database_url`` (or
+# ``db_settings`` / ``database``) runs on a SQLite file and again on a throwaway PostgreSQL cluster.
+from db_fixtures import database, database_url, db_settings, postgres_server, postgres_url  # noqa: E402,F401
