@@ -1,0 +1,1 @@
+"""The crawl's spiders: one generic spider, driven by a site adapter."""
