@@ -45,7 +45,6 @@ METADATA_ADDRESSES: frozenset[IPAddress] = frozenset(
 )
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 USER_AGENT = "Hallmark/0.1 (+https://github.com/hallmark; counterfeit monitoring)"
-_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -254,7 +253,7 @@ def _read_capped(
         raise FetchTooLargeError(f"{url} is {int(declared)} bytes, over the cap of {max_bytes}")
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_bytes(_CHUNK):
+    for chunk in response.iter_bytes():
         size += len(chunk)
         if size > max_bytes:
             raise FetchTooLargeError(f"{url} is over the cap of {max_bytes} bytes")
