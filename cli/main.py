@@ -10,6 +10,7 @@ from cli import (
     crawl_commands,
     demo_commands,
     keys_commands,
+    scheduler_commands,
     serials_commands,
     serve_commands,
     takedowns_commands,
@@ -29,6 +30,7 @@ check_commands.register(app)
 crawl_commands.register(app)
 demo_commands.register(app)
 keys_commands.register(app)
+scheduler_commands.register(app)
 serials_commands.register(app)
 serve_commands.register(app)
 takedowns_commands.register(app)

@@ -123,11 +123,20 @@ def run_crawl(
     *,
     schedule_id: int | None = None,
     run_id: int | None = None,
+    on_start: Callable[[subprocess.Popen[bytes]], Callable[[], None]] | None = None,
 ) -> RunSummary:
     """Crawls ``job`` in a child process and returns the recorded run.
 
     A crawl whose pages fail still finishes (the failures are in its stats); the run is ``failed``
     only when the crawl itself could not run (the child died, or ran past its time cap).
+
+    Args:
+        database: where the run is recorded.
+        settings: passed to the child process as ``HALLMARK_*`` variables.
+        job: what to crawl.
+        schedule_id: the schedule the run belongs to.
+        run_id: a run row already written (by a schedule claim); a new one otherwise.
+        on_start: told about the child process once it runs; returns what to call when it has ended.
     """
     run_id = run_id or start_run(database, job, schedule_id)
     command = [sys.executable, "-m", "crawlers.run", "--adapter", job.adapter, "--run-id", str(run_id)]
@@ -142,20 +151,29 @@ def run_crawl(
     error: str | None = None
     started = time.monotonic()
     with logfile.open("wb") as log_stream:
+        child = subprocess.Popen(
+            command,
+            env={**os.environ, **settings_environment(settings)},
+            stdout=log_stream,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        forget = on_start(child) if on_start is not None else None
         try:
-            done = subprocess.run(
-                command,
-                env={**os.environ, **settings_environment(settings)},
-                stdout=log_stream,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                timeout=settings.crawl_max_seconds + CHILD_GRACE_SECONDS,
-                check=False,
-            )
-            if done.returncode != 0:
-                error = f"the crawl process exited with status {done.returncode}; see {logfile}"
+            returncode = child.wait(timeout=settings.crawl_max_seconds + CHILD_GRACE_SECONDS)
+            if returncode != 0:
+                error = f"the crawl process exited with status {returncode}; see {logfile}"
         except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
             error = f"the crawl ran past {settings.crawl_max_seconds:g} s and was stopped; see {logfile}"
+        except BaseException:
+            # Ctrl-C in the parent: the child got it too (same process group); let it record its run.
+            child.wait()
+            raise
+        finally:
+            if forget is not None:
+                forget()
     with database.session() as session:
         run = session.get(CrawlRun, run_id)
         assert run is not None
