@@ -7,9 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.backbone import build_backbone
-
-#: GeM exponent: 3 is the usual choice for retrieval with ImageNet CNNs (Radenovic et al.).
-GEM_P = 3.0
+from models.spec import GEM_P
 
 
 class GeM(nn.Module):
@@ -34,5 +32,24 @@ class DescriptorNet(nn.Module):
         self.pool = GeM()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_features(images)[0]
+
+    def forward_with_features(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Descriptors ``(N, 1280)`` and the feature map ``(N, 1280, h, w)`` they were pooled from.
+
+        The map lets the matcher pool regions of the photo (see :mod:`models.regions`) without a
+        second pass through the network.
+        """
         features = self.backbone.forward_features(images)  # type: ignore[operator]
-        return F.normalize(self.pool(features), dim=-1)
+        return F.normalize(self.pool(features), dim=-1), features
+
+
+class DescriptorAndFeatures(nn.Module):
+    """The exported graph: :class:`DescriptorNet` with the feature map as a second output."""
+
+    def __init__(self, network: DescriptorNet) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.network.forward_with_features(images)

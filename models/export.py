@@ -36,9 +36,9 @@ def export_onnx(destination: Path) -> None:
     """Exports the descriptor network to ``destination`` (batch, height and width dynamic)."""
     import torch
 
-    from models.descriptor import DescriptorNet
+    from models.descriptor import DescriptorAndFeatures, DescriptorNet
 
-    network = DescriptorNet().eval()
+    network = DescriptorAndFeatures(DescriptorNet()).eval()
     example = torch.zeros(2, 3, 224, 224)
     # The TorchScript exporter is deprecated but needs no onnxscript; dynamo=False selects it.
     with torch.inference_mode(), warnings.catch_warnings():
@@ -48,8 +48,12 @@ def export_onnx(destination: Path) -> None:
             (example,),
             str(destination),
             input_names=["images"],
-            output_names=["descriptors"],
-            dynamic_axes={"images": {0: "batch", 2: "height", 3: "width"}, "descriptors": {0: "batch"}},
+            output_names=["descriptors", "features"],
+            dynamic_axes={
+                "images": {0: "batch", 2: "height", 3: "width"},
+                "descriptors": {0: "batch"},
+                "features": {0: "batch", 2: "rows", 3: "columns"},
+            },
             opset_version=OPSET,
             dynamo=False,
         )

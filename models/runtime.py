@@ -11,6 +11,7 @@ import numpy as np
 from hallmark.errors import ModelError
 from hallmark.settings import Settings, get_settings
 from models.export import cached_onnx_model
+from models.regions import REGIONS, region_descriptors
 from models.spec import DESCRIPTOR_DIM, MEAN, STD
 from vision.preprocess import to_batch
 
@@ -65,6 +66,27 @@ class Embedder:
         session = self._get_session()
         (descriptors,) = session.run(["descriptors"], {"images": batch})
         return np.ascontiguousarray(descriptors, dtype=np.float32)
+
+    def embed_with_regions(
+        self, images: Sequence[np.ndarray], batch_size: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Descriptors ``(N, 1280)`` and region descriptors ``(N, R, 1280)`` from one pass each.
+
+        The regions are pooled from the feature map of the same forward pass (see
+        :mod:`models.regions`), so they cost no extra inference.
+        """
+        if not images:
+            empty = np.zeros((0, DESCRIPTOR_DIM), dtype=np.float32)
+            return empty, np.zeros((0, len(REGIONS), DESCRIPTOR_DIM), dtype=np.float32)
+        size = batch_size or self._settings.check_batch_size
+        session = self._get_session()
+        descriptors, regions = [], []
+        for start in range(0, len(images), size):
+            batch = to_batch(images[start : start + size], INPUT_SIZE, MEAN, STD)
+            pooled, features = session.run(["descriptors", "features"], {"images": batch})
+            descriptors.append(np.ascontiguousarray(pooled, dtype=np.float32))
+            regions.append(region_descriptors(features))
+        return np.concatenate(descriptors), np.concatenate(regions)
 
     def embed(self, images: Sequence[np.ndarray], batch_size: int | None = None) -> np.ndarray:
         """Descriptors ``(N, 1280)`` of RGB uint8 images of any size, in batches."""

@@ -8,3 +8,5 @@ STD = (0.5, 0.5, 0.5)
 #: Channels of the backbone's last feature map, and so of the GeM descriptor.
 FEATURE_CHANNELS = 1280
 DESCRIPTOR_DIM = FEATURE_CHANNELS
+#: GeM exponent: 3 is the usual choice for retrieval with ImageNet CNNs (Radenovic et al.).
+GEM_P = 3.0

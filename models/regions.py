@@ -1,0 +1,56 @@
+"""Region descriptors: GeM over windows of the feature map (R-MAC-style), from the same forward pass.
+
+A product held in a hand or standing on a shelf fills part of the frame; pooling the whole frame
+mixes it with the shop around it. Pooling a few overlapping windows of the feature map gives
+descriptors of the parts, at the cost of a few array reductions and no extra network pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.spec import GEM_P
+
+__all__ = ["REGIONS", "region_descriptors"]
+
+#: Windows as (top, left, height, width) fractions of the map: the whole frame, four overlapping
+#: quarters-plus (5/7 of each side), the centre, and four corner quarters (4/7).
+REGIONS: tuple[tuple[float, float, float, float], ...] = (
+    (0.0, 0.0, 1.0, 1.0),
+    (0.0, 0.0, 5 / 7, 5 / 7),
+    (0.0, 2 / 7, 5 / 7, 5 / 7),
+    (2 / 7, 0.0, 5 / 7, 5 / 7),
+    (2 / 7, 2 / 7, 5 / 7, 5 / 7),
+    (1 / 7, 1 / 7, 5 / 7, 5 / 7),
+    (0.0, 0.0, 4 / 7, 4 / 7),
+    (0.0, 3 / 7, 4 / 7, 4 / 7),
+    (3 / 7, 0.0, 4 / 7, 4 / 7),
+    (3 / 7, 3 / 7, 4 / 7, 4 / 7),
+)
+
+
+def _window(fraction: tuple[float, float, float, float], rows: int, columns: int) -> tuple[slice, slice]:
+    top, left, height, width = fraction
+    y0, x0 = round(top * rows), round(left * columns)
+    y1 = min(rows, max(y0 + 1, y0 + round(height * rows)))
+    x1 = min(columns, max(x0 + 1, x0 + round(width * columns)))
+    return slice(y0, y1), slice(x0, x1)
+
+
+def region_descriptors(features: np.ndarray) -> np.ndarray:
+    """L2-normalised GeM descriptors of :data:`REGIONS` of each feature map.
+
+    Args:
+        features: ``(N, C, h, w)`` feature maps (non-negative activations).
+
+    Returns:
+        ``(N, len(REGIONS), C)`` float32; region 0 is the whole frame (the global descriptor).
+    """
+    rows, columns = features.shape[-2:]
+    cubed = np.clip(features.astype(np.float32), 1e-6, None) ** GEM_P
+    pooled = np.stack(
+        [cubed[(..., *_window(region, rows, columns))].mean(axis=(-2, -1)) for region in REGIONS],
+        axis=1,
+    ) ** (1.0 / GEM_P)
+    pooled /= np.linalg.norm(pooled, axis=-1, keepdims=True) + 1e-12
+    return pooled.astype(np.float32)

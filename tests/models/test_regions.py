@@ -1,0 +1,35 @@
+"""Region descriptors pool windows of the same feature map the global descriptor comes from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from skimage import data
+
+from hallmark.settings import Settings
+from models.regions import REGIONS, region_descriptors
+from models.runtime import Embedder
+
+
+def test_region_zero_is_the_global_descriptor(model_cache: Path) -> None:
+    embedder = Embedder(Settings(model_cache=model_cache))
+    photos = [data.chelsea(), data.coffee()]
+    descriptors, regions = embedder.embed_with_regions(photos)
+    assert regions.shape == (2, len(REGIONS), descriptors.shape[1])
+    assert np.abs(regions[:, 0] - descriptors).max() < 1e-4
+    assert np.allclose(descriptors, embedder.embed(photos), atol=1e-5)
+
+
+def test_regions_are_unit_length_and_see_different_parts() -> None:
+    features = np.random.default_rng(0).random((1, 16, 7, 7)).astype(np.float32)
+    features[..., :3, :3] += 5.0  # something bright in the top-left corner only
+    regions = region_descriptors(features)
+    assert np.allclose(np.linalg.norm(regions, axis=-1), 1.0, atol=1e-5)
+    top_left, bottom_right = regions[0, 6], regions[0, 9]
+    assert top_left @ regions[0, 0] > bottom_right @ regions[0, 0]
+
+
+def test_embedding_nothing_gives_empty_regions(model_cache: Path) -> None:
+    descriptors, regions = Embedder(Settings(model_cache=model_cache)).embed_with_regions([])
+    assert descriptors.shape[0] == regions.shape[0] == 0
