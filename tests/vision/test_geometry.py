@@ -1,0 +1,84 @@
+"""Local features and geometric verification on real photos and their edits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vision.decode import read_image
+from vision.geometry import extract_features, verify
+
+DEMO = Path(__file__).resolve().parents[2] / "demo"
+
+
+@pytest.fixture(scope="module")
+def garment() -> np.ndarray:
+    return read_image(DEMO / "catalog" / "images" / "DA-003.jpg").pixels
+
+
+@pytest.fixture(scope="module")
+def other_garment() -> np.ndarray:
+    return read_image(DEMO / "catalog" / "images" / "DA-007.jpg").pixels
+
+
+def _crop_rotate_and_caption(pixels: np.ndarray) -> np.ndarray:
+    height, width = pixels.shape[:2]
+    crop = pixels[height // 8 : height - height // 10, width // 10 : width - width // 6].copy()
+    rotation = cv2.getRotationMatrix2D((crop.shape[1] / 2, crop.shape[0] / 2), 12, 1.0)
+    rotated = cv2.warpAffine(crop, rotation, (crop.shape[1], crop.shape[0]), borderValue=(255, 255, 255))
+    cv2.putText(rotated, "SALE -70%", (10, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (255, 0, 0), 3)
+    return rotated
+
+
+def test_a_cropped_rotated_captioned_copy_is_verified_with_many_inliers(garment: np.ndarray) -> None:
+    copy = _crop_rotate_and_caption(garment)
+    found = verify(extract_features(copy), extract_features(garment))
+    assert found.inliers >= 20
+    assert found.inlier_ratio > 0.5
+    assert found.query_points.shape == found.reference_points.shape == (found.inliers, 2)
+
+
+def test_inlier_pairs_are_in_each_photos_own_pixels(garment: np.ndarray) -> None:
+    height, width = garment.shape[:2]
+    top, left = height // 8, width // 10
+    crop = garment[top:, left:].copy()
+    found = verify(extract_features(crop), extract_features(garment))
+    offsets = found.reference_points - found.query_points
+    assert np.allclose(np.median(offsets, axis=0), [left, top], atol=2.0)
+
+
+def test_an_unrelated_photo_is_not_verified(garment: np.ndarray, other_garment: np.ndarray) -> None:
+    found = verify(extract_features(other_garment), extract_features(garment))
+    assert found.inliers < 12
+
+
+def test_a_mirrored_copy_matches_the_mirrored_reference_only(garment: np.ndarray) -> None:
+    mirrored_copy = np.ascontiguousarray(garment[:, ::-1])
+    query = extract_features(mirrored_copy)
+    plain = verify(query, extract_features(garment))
+    flipped = verify(query, extract_features(garment, mirrored=True))
+    assert flipped.mirrored and flipped.inliers >= 20 > plain.inliers
+    width = garment.shape[1]
+    # Pairs are reported in the unflipped reference: x in the copy is width - 1 - x there.
+    assert np.allclose(
+        found_x := flipped.reference_points[:, 0], width - 1 - flipped.query_points[:, 0], atol=3.0
+    )
+    assert len(found_x) == flipped.inliers
+
+
+def test_a_flat_image_has_no_features_and_verifies_nothing(garment: np.ndarray) -> None:
+    flat = np.full((200, 300, 3), 128, dtype=np.uint8)
+    features = extract_features(flat)
+    assert len(features) == 0
+    found = verify(features, extract_features(garment))
+    assert found.inliers == 0 and found.homography is None
+
+
+def test_large_photos_are_described_at_feature_scale(garment: np.ndarray) -> None:
+    large = cv2.resize(garment, (garment.shape[1] * 3, garment.shape[0] * 3))
+    features = extract_features(large)
+    assert max(features.gray.shape) <= 192
+    assert features.points[:, 0].max() > garment.shape[1]  # positions stay in the large photo's pixels

@@ -1,0 +1,202 @@
+"""Local features and geometric verification: does one photo show the same plane as another?
+
+A listing photo and a reference agree geometrically when many local features (RootSIFT) match and
+one homography explains them: a reused photo after crops, rotations, padding or overlays, or the
+printed face of a package photographed at an angle. The inliers are the evidence a reviewer sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+__all__ = [
+    "FEATURE_SIDE",
+    "LocalFeatures",
+    "Verification",
+    "extract_features",
+    "verify",
+]
+
+#: Features are found on a copy whose longer side is at most this. Small enough that blur, JPEG
+#: artefacts and upscaling (edits a copier uses) leave the remaining structure intact, large enough
+#: for the 198 px packshots; it also bounds the cost per photo (a few ms).
+FEATURE_SIDE = 192
+#: Keypoints kept per photo, strongest first.
+MAX_FEATURES = 500
+#: SIFT's contrast threshold; lower than OpenCV's 0.04 so that low-contrast (blurred, faded,
+#: greyscale) copies still yield enough keypoints.
+CONTRAST_THRESHOLD = 0.01
+#: Lowe's ratio test: a match is kept when its nearest neighbour is clearly nearer than the second.
+RATIO = 0.8
+#: Reprojection error (pixels at feature scale) for MAGSAC++.
+REPROJECTION_ERROR = 4.0
+#: Fewer tentative matches than this cannot support a homography worth reporting.
+MIN_MATCHES = 6
+
+_matcher = cv2.BFMatcher(cv2.NORM_L2)
+
+
+@dataclass(frozen=True)
+class LocalFeatures:
+    """RootSIFT keypoints of one photo, with the small greyscale copy they were found on.
+
+    Attributes:
+        points: ``(N, 2)`` keypoint positions in the photo's own pixel coordinates.
+        descriptors: ``(N, 128)`` RootSIFT descriptors (Hellinger kernel: L1-normalised, square root).
+        gray: The greyscale copy at feature scale (used to compare pixels after alignment), flipped
+            when ``mirrored``.
+        scale: ``gray`` side over the photo's side (1.0 when the photo was small enough).
+        width: The photo's width in pixels.
+        height: The photo's height in pixels.
+        mirrored: The features describe the photo flipped left to right (positions are still given
+            in the unflipped photo's coordinates).
+    """
+
+    points: np.ndarray
+    descriptors: np.ndarray
+    gray: np.ndarray
+    scale: float
+    width: int
+    height: int
+    mirrored: bool = False
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The geometric agreement of a query photo with one reference photo.
+
+    Attributes:
+        matches: Tentative matches that passed the ratio test.
+        inliers: Matches consistent with the homography.
+        inlier_ratio: ``inliers / matches``.
+        spread: Area of the inliers' convex hull in the reference, as a share of the reference: high
+            when the agreement covers the photo, low when only a logo or a corner agrees.
+        homography: 3x3 matrix mapping the query's ``gray`` pixels onto the reference's ``gray``
+            pixels (both at feature scale; the reference mirrored when ``mirrored``).
+        query_points: ``(inliers, 2)`` inlier positions in the query.
+        reference_points: ``(inliers, 2)`` inlier positions in the (unflipped) reference.
+        mirrored: The query matches the reference flipped left to right.
+    """
+
+    matches: int
+    inliers: int
+    inlier_ratio: float
+    spread: float
+    homography: np.ndarray | None
+    query_points: np.ndarray
+    reference_points: np.ndarray
+    mirrored: bool
+
+    @classmethod
+    def none(cls, matches: int = 0, mirrored: bool = False) -> Verification:
+        """A verification that found no geometric agreement."""
+        empty = np.zeros((0, 2), dtype=np.float32)
+        return cls(matches, 0, 0.0, 0.0, None, empty, empty, mirrored)
+
+
+def _to_gray_at_feature_scale(pixels: np.ndarray) -> tuple[np.ndarray, float]:
+    gray = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY) if pixels.ndim == 3 else pixels
+    height, width = gray.shape[:2]
+    scale = min(1.0, FEATURE_SIDE / max(height, width))
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(gray), scale
+
+
+def extract_features(pixels: np.ndarray, mirrored: bool = False) -> LocalFeatures:
+    """RootSIFT features of an RGB (or greyscale) uint8 photo.
+
+    Args:
+        pixels: H x W x 3 RGB or H x W greyscale ``uint8`` array.
+        mirrored: Describe the photo flipped left to right, so that a mirrored copy of it matches.
+
+    Returns:
+        The features; possibly empty for a flat or tiny photo.
+    """
+    height, width = pixels.shape[:2]
+    gray, scale = _to_gray_at_feature_scale(pixels)
+    if mirrored:
+        gray = np.ascontiguousarray(gray[:, ::-1])
+    detector = cv2.SIFT_create(  # type: ignore[attr-defined]
+        nfeatures=MAX_FEATURES, contrastThreshold=CONTRAST_THRESHOLD
+    )
+    keypoints, descriptors = detector.detectAndCompute(gray, None)
+    if descriptors is None or not keypoints:
+        points = np.zeros((0, 2), dtype=np.float32)
+        descriptors = np.zeros((0, 128), dtype=np.float32)
+    else:
+        points = np.array([keypoint.pt for keypoint in keypoints], dtype=np.float32)
+        descriptors = descriptors.astype(np.float32)
+        descriptors /= descriptors.sum(axis=1, keepdims=True) + 1e-7
+        descriptors = np.sqrt(descriptors)
+        if mirrored:
+            points[:, 0] = gray.shape[1] - 1 - points[:, 0]
+        points /= scale
+    return LocalFeatures(points, descriptors, gray, scale, width, height, mirrored)
+
+
+def _hull_share(points: np.ndarray, width: int, height: int) -> float:
+    if len(points) < 3:
+        return 0.0
+    area = cv2.contourArea(cv2.convexHull(points.astype(np.float32)))
+    return float(min(1.0, area / max(1.0, width * height)))
+
+
+def verify(query: LocalFeatures, reference: LocalFeatures) -> Verification:
+    """Matches two photos' features and fits a homography with MAGSAC++.
+
+    Args:
+        query: Features of the listing photo.
+        reference: Features of the reference photo (possibly of its mirror image).
+
+    Returns:
+        The verification; ``inliers`` is 0 when no homography is supported.
+    """
+    if len(query) < 2 or len(reference) < 2:
+        return Verification.none(mirrored=reference.mirrored)
+    pairs = _matcher.knnMatch(query.descriptors, reference.descriptors, k=2)
+    good = [
+        first
+        for first, second in (pair for pair in pairs if len(pair) == 2)
+        if first.distance < RATIO * second.distance
+    ]
+    if len(good) < MIN_MATCHES:
+        return Verification.none(len(good), reference.mirrored)
+    query_points = query.points[[match.queryIdx for match in good]]
+    reference_points = reference.points[[match.trainIdx for match in good]]
+    # Fit in feature-scale pixels so that one reprojection threshold suits photos of any size; a
+    # mirrored reference is fitted in its mirrored frame, where the mapping is a proper homography.
+    fit_reference = reference_points * reference.scale
+    if reference.mirrored:
+        fit_reference[:, 0] = reference.gray.shape[1] - 1 - fit_reference[:, 0]
+    homography, mask = cv2.findHomography(
+        query_points * query.scale,
+        fit_reference,
+        cv2.USAC_MAGSAC,
+        REPROJECTION_ERROR,
+        maxIters=2000,
+        confidence=0.999,
+    )
+    if homography is None or mask is None:
+        return Verification.none(len(good), reference.mirrored)
+    inlier = mask.ravel().astype(bool)
+    count = int(inlier.sum())
+    if count < 4:
+        return Verification.none(len(good), reference.mirrored)
+    return Verification(
+        matches=len(good),
+        inliers=count,
+        inlier_ratio=count / len(good),
+        spread=_hull_share(reference_points[inlier], reference.width, reference.height),
+        homography=homography,
+        query_points=query_points[inlier],
+        reference_points=reference_points[inlier],
+        mirrored=reference.mirrored,
+    )
