@@ -1,55 +1,45 @@
-"""The matcher: turns listing photos into scored, explained matches against the catalog."""
+"""The matcher: turns listing photos into scored, explained matches against the catalog.
+
+Three stages, each spent only where the one before leaves a question open:
+
+1. Retrieval. One network pass per photo gives the whole-frame descriptor and, from the same
+   feature map, descriptors of ten regions; the catalog's exact index ranks references by the best
+   region's cosine similarity (a product in a hand fills only part of the frame).
+2. Verification. The best few candidate products that come close enough are checked with local
+   features (RootSIFT, ratio test, MAGSAC++ homography), against the reference and its mirror image;
+   an alignment with enough inliers is then checked pixel by pixel (:mod:`vision.photometric`).
+3. Scoring. A logistic model over this evidence gives a calibrated probability, so one threshold
+   means the same for every query (:mod:`index.scoring`); the photometric agreement decides whether a
+   match is a ``copy`` of the reference photo or a ``product`` match.
+"""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
+from hallmark.errors import HallmarkError
 from index.catalog import Catalog, LoadedIndex, ReferenceInfo
+from index.reference_features import ReferenceFeatures
+from index.scoring import Evidence, ScoreModel, default_score_model
+from models.regions import REGIONS
 from vision.decode import DecodedImage
-from vision.phash import hamming, phash
+from vision.geometry import LocalFeatures, Verification, extract_features, verify
+from vision.photometric import agreement
 
 Verdict = Literal["copy", "product", "none"]
 MatchKind = Literal["copy", "product"]
 
-CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
-#: References retrieved per query before grouping by product: enough that K distinct products remain
-#: when a catalog holds several photos per product.
+#: References retrieved per query region before grouping by product: enough that K distinct products
+#: remain when a catalog holds several photos per product.
 CANDIDATES_PER_QUERY = 50
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """Maps raw similarities to probabilities of a true match, and holds the operating threshold.
-
-    Fitted by ``bench`` (logistic regression on held-out development queries), shipped as JSON.
-    """
-
-    slope: float
-    intercept: float
-    threshold: float
-    #: A candidate is a copy of the reference photo (rather than another photo of the product) when
-    #: its perceptual hash is this close or its similarity this high.
-    copy_hamming: int
-    copy_similarity: float
-
-    @classmethod
-    def load(cls, path: Path = CALIBRATION_FILE) -> Calibration:
-        payload = json.loads(path.read_text())
-        return cls(**{name: payload[name] for name in cls.__dataclass_fields__})
-
-    def probability(self, similarity: np.ndarray | float) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-(self.slope * similarity + self.intercept)))
-
-
-@lru_cache(maxsize=1)
-def default_calibration() -> Calibration:
-    return Calibration.load()
+#: Below this many inliers an alignment is too weak to compare pixels on, and a mirrored copy is
+#: tried (an unmirrored copy almost always has many more).
+MIN_ALIGNMENT_INLIERS = 12
+#: Inlier pairs reported per match: enough to draw the evidence, few enough to keep answers small.
+REPORTED_KEYPOINTS = 40
 
 
 @dataclass
@@ -73,66 +63,178 @@ class CheckResult:
     matches: list[Match]
 
 
+@dataclass
+class _Candidate:
+    reference: ReferenceInfo
+    similarity: float
+    region_similarity: float
+    region: int
+    evidence: Evidence | None = None
+
+
 class Matcher:
-    """Scores listing photos against the catalog's reference photos."""
+    """Scores listing photos against the catalog's reference photos.
+
+    Args:
+        catalog: The reference catalog.
+        calibration: The scoring parameters (default: the shipped ``index/calibration.json``).
+        threshold: Operating threshold on the score (default: the calibration's).
+    """
 
     def __init__(
-        self, catalog: Catalog, calibration: Calibration | None = None, threshold: float | None = None
-    ):
+        self, catalog: Catalog, calibration: ScoreModel | None = None, threshold: float | None = None
+    ) -> None:
         self.catalog = catalog
-        self.calibration = calibration or default_calibration()
+        self.calibration = calibration or default_score_model()
         self.threshold = threshold if threshold is not None else self.calibration.threshold
+        self.reference_features = ReferenceFeatures(catalog.home)
 
     def check(self, images: list[DecodedImage], top_k: int = 5) -> list[CheckResult]:
         """Checks decoded images in one batch; results in input order."""
         if not images:
             return []
         loaded = self.catalog.load_index()
-        descriptors = self.catalog.embedder.embed([image.pixels for image in images])
-        similarities, ids = loaded.index.search(descriptors, CANDIDATES_PER_QUERY)
-        return [
-            self._result(image, row_similarities, row_ids, loaded, top_k)
-            for image, row_similarities, row_ids in zip(images, similarities, ids, strict=True)
-        ]
+        _, regions = self.catalog.embedder.embed_with_regions([image.pixels for image in images])
+        count, region_count, dim = regions.shape
+        similarities, ids = loaded.index.search(regions.reshape(-1, dim), CANDIDATES_PER_QUERY)
+        similarities = similarities.reshape(count, region_count, -1)
+        ids = ids.reshape(count, region_count, -1)
+        results = []
+        for row, image in enumerate(images):
+            candidates = self._candidates(similarities[row], ids[row], loaded, top_k, image)
+            results.append(self._result(candidates, top_k))
+        return results
 
-    def _result(
+    def _candidates(
         self,
-        image: DecodedImage,
         similarities: np.ndarray,
         ids: np.ndarray,
         loaded: LoadedIndex,
         top_k: int,
-    ) -> CheckResult:
-        best_per_product: dict[int, tuple[float, ReferenceInfo]] = {}
-        for similarity, reference_id in zip(similarities.tolist(), ids.tolist(), strict=True):
-            reference = loaded.references.get(reference_id)
-            if reference is None or reference.product_id in best_per_product:
+        image: DecodedImage,
+    ) -> list[_Candidate]:
+        """The best reference per product by region similarity, verified where it could flag."""
+        # The whole frame is region 0; a reference outside its top list is at most that list's last.
+        whole_frame = dict(zip(ids[0].tolist(), similarities[0].tolist(), strict=True))
+        whole_floor = float(similarities[0][-1])
+        best_region: dict[int, tuple[float, int]] = {}
+        for region, (row_similarities, row_ids) in enumerate(zip(similarities, ids, strict=True)):
+            for similarity, reference_id in zip(row_similarities.tolist(), row_ids.tolist(), strict=True):
+                if reference_id < 0 or reference_id not in loaded.references:
+                    continue
+                if similarity > best_region.get(reference_id, (-np.inf, 0))[0]:
+                    best_region[reference_id] = (similarity, region)
+        per_product: dict[int, _Candidate] = {}
+        for reference_id, (similarity, region) in sorted(
+            best_region.items(), key=lambda item: item[1][0], reverse=True
+        ):
+            reference = loaded.references[reference_id]
+            if reference.product_id in per_product:
                 continue
-            best_per_product[reference.product_id] = (similarity, reference)
-            if len(best_per_product) >= top_k:
-                break
-        query_hash = phash(image.pixels) if best_per_product else 0
+            whole = whole_frame.get(reference_id, whole_floor)
+            per_product[reference.product_id] = _Candidate(reference, whole, similarity, region)
+        ranked = list(per_product.values())
+        # Verification can lift a lower-ranked product above the top K, so look a little deeper.
+        shortlist = ranked[: max(top_k, self.calibration.verify_limit)]
+        self._verify(image, shortlist)
+        return shortlist
+
+    def _verify(self, image: DecodedImage, candidates: list[_Candidate]) -> None:
+        model = self.calibration
+        if not candidates:
+            return
+        best = candidates[0].region_similarity
+        gate = max(model.verify_similarity, best - model.verify_margin)
+        query: LocalFeatures | None = None
+        for position, candidate in enumerate(candidates):
+            candidate.evidence = _embedding_evidence(candidate, image)
+            if position >= model.verify_limit or candidate.region_similarity < gate:
+                continue
+            if query is None:
+                query = extract_features(image.pixels)
+            try:
+                candidate.evidence = self._geometric_evidence(query, candidate, candidate.evidence)
+            except HallmarkError:
+                continue  # a reference photo missing from the data directory: embedding evidence only
+
+    def _geometric_evidence(
+        self, query: LocalFeatures, candidate: _Candidate, evidence: Evidence
+    ) -> Evidence:
+        reference = self.reference_features.get(candidate.reference)
+        found = verify(query, reference)
+        if found.inliers < MIN_ALIGNMENT_INLIERS:
+            mirrored = self.reference_features.get(candidate.reference, mirrored=True)
+            flipped = verify(query, mirrored)
+            if flipped.inliers > found.inliers:
+                found, reference = flipped, mirrored
+        evidence.verified = True
+        evidence.matches = found.matches
+        evidence.inliers = found.inliers
+        evidence.inlier_ratio = round(found.inlier_ratio, 4)
+        evidence.spread = round(found.spread, 4)
+        evidence.mirrored = found.mirrored
+        if found.homography is not None and found.inliers >= MIN_ALIGNMENT_INLIERS:
+            evidence.agreement = round(agreement(query, reference, found.homography), 4)
+        evidence.keypoints = _keypoint_pairs(found)
+        return evidence
+
+    def _result(self, candidates: list[_Candidate], top_k: int) -> CheckResult:
+        model = self.calibration
         matches = []
-        for similarity, reference in best_per_product.values():
-            distance = hamming(query_hash, reference.phash)
-            is_copy = (
-                distance <= self.calibration.copy_hamming or similarity >= self.calibration.copy_similarity
-            )
-            score = float(self.calibration.probability(similarity))
+        for candidate in candidates:
+            evidence = candidate.evidence
+            assert evidence is not None  # _verify gives every candidate its evidence
+            score = model.probability(evidence)
+            kind: MatchKind = "copy" if model.is_copy(evidence) else "product"
             matches.append(
                 Match(
-                    sku=reference.sku,
-                    name=reference.name,
+                    sku=candidate.reference.sku,
+                    name=candidate.reference.name,
                     score=round(score, 4),
-                    kind="copy" if is_copy else "product",
-                    reference=reference,
-                    evidence={"similarity": round(similarity, 4), "phash_distance": distance},
+                    kind=kind,
+                    reference=candidate.reference,
+                    evidence=_evidence_json(evidence),
                 )
             )
         matches.sort(key=lambda match: match.score, reverse=True)
+        matches = matches[:top_k]
         if matches and matches[0].score >= self.threshold:
             return CheckResult(verdict=matches[0].kind, score=matches[0].score, matches=matches)
         return CheckResult(verdict="none", score=matches[0].score if matches else 0.0, matches=matches)
+
+
+def _embedding_evidence(candidate: _Candidate, image: DecodedImage) -> Evidence:
+    top, left, height, width = REGIONS[candidate.region]
+    box = [
+        round(left * image.width),
+        round(top * image.height),
+        round((left + width) * image.width),
+        round((top + height) * image.height),
+    ]
+    return Evidence(
+        similarity=round(candidate.similarity, 4),
+        region_similarity=round(candidate.region_similarity, 4),
+        region=box,
+    )
+
+
+def _keypoint_pairs(found: Verification) -> list[list[float]]:
+    pairs = np.concatenate([found.query_points, found.reference_points], axis=1)[:REPORTED_KEYPOINTS]
+    return [[round(float(value), 1) for value in pair] for pair in pairs]
+
+
+def _evidence_json(evidence: Evidence) -> dict[str, Any]:
+    payload = asdict(evidence)
+    payload["decided_by"] = (
+        "geometry and pixels"
+        if evidence.agreement > 0
+        else "geometry"
+        if evidence.inliers > 0
+        else "embedding"
+    )
+    if payload["keypoints"] is None:
+        del payload["keypoints"]
+    return payload
 
 
 def result_to_json(

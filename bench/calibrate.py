@@ -1,0 +1,234 @@
+"""Fits ``index/calibration.json`` on the calibration half of the development sets.
+
+Usage: ``python -m bench.calibrate --data ../shared/data [--evidence bench/out/evidence.json]``.
+
+It checks every query and distractor of both sets with verification forced on the top candidates,
+keeps the evidence (reusable with ``--reuse``), and then, from the calibration half only (see
+:mod:`bench.splits`):
+
+- fits the logistic model of :mod:`index.scoring` (maximum likelihood, so its output is a probability),
+  with the verification gates applied as they will be at run time;
+- sets the verification gates from where true pairs lie;
+- sets the copy rule between reused photos (copy-detection) and product photos (product-match);
+- sets the operating threshold as the lowest probability with flag precision >= 0.97 and at most
+  0.5 % of no-match queries and distractors flagged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.run import REPO, Situation, copy_detection, distractor_queries, product_match
+from bench.splits import in_calibration_split
+from hallmark.settings import Settings
+from index.checking import check_paths
+from index.matcher import Matcher
+from index.scoring import FEATURES, Evidence, ScoreModel, feature_vector
+from index.service import open_catalog
+
+#: Verification during collection: every one of the top candidates, so gates can be chosen after.
+COLLECT_LIMIT = 8
+PRECISION_TARGET = 0.97
+FALSE_FLAG_TARGET = 0.005
+
+
+def collect(
+    situation: Situation, distractors: list[tuple[str, Path]], model_cache: Path
+) -> list[dict[str, Any]]:
+    """Every query's and distractor's candidates with their full evidence."""
+    collecting = ScoreModel(
+        weights=(0.0,) * len(FEATURES),
+        bias=0.0,
+        threshold=1.0,
+        copy_agreement=1.0,
+        copy_min_inliers=0,
+        verify_similarity=-1.0,
+        verify_margin=2.0,
+        verify_limit=COLLECT_LIMIT,
+    )
+    with tempfile.TemporaryDirectory(prefix=f"calibrate-{situation.name}-") as home:
+        settings = Settings(home=Path(home), model_cache=model_cache)
+        catalog = open_catalog(settings)
+        catalog.import_csv(situation.catalog_csv)
+        matcher = Matcher(catalog, collecting)
+        rows = []
+        for outcome in check_paths(matcher, situation.queries + distractors, COLLECT_LIMIT, 32):
+            if outcome.result is None:
+                continue
+            rows.append(
+                {
+                    "set": situation.name,
+                    "query": outcome.name,
+                    "truth": situation.truth.get(outcome.name),
+                    "candidates": [
+                        {"sku": match.sku, **{k: v for k, v in match.evidence.items() if k != "keypoints"}}
+                        for match in outcome.result.matches
+                    ],
+                }
+            )
+    return rows
+
+
+def _evidence(candidate: dict[str, Any], verified: bool) -> Evidence:
+    fields = {name: candidate[name] for name in Evidence.__dataclass_fields__ if name in candidate}
+    evidence = Evidence(**fields)
+    if not verified:  # what the matcher would know had it not verified this candidate
+        evidence = Evidence(evidence.similarity, evidence.region_similarity, evidence.region)
+    return evidence
+
+
+def gated(rows: list[dict[str, Any]], model: ScoreModel) -> list[tuple[dict[str, Any], list[Evidence]]]:
+    """Each query's candidates as the matcher would see them under ``model``'s verification gates."""
+    out: list[tuple[dict[str, Any], list[Evidence]]] = []
+    for row in rows:
+        candidates = row["candidates"]
+        if not candidates:
+            out.append((row, []))
+            continue
+        best = max(candidate["region_similarity"] for candidate in candidates)
+        gate = max(model.verify_similarity, best - model.verify_margin)
+        ordered = sorted(candidates, key=lambda candidate: -candidate["region_similarity"])
+        evidences = [
+            _evidence(candidate, position < model.verify_limit and candidate["region_similarity"] >= gate)
+            for position, candidate in enumerate(ordered)
+        ]
+        out.append((row, evidences))
+    return out
+
+
+def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 1e-3) -> tuple[np.ndarray, float]:
+    """Maximum-likelihood logistic regression (Newton's method, a little L2 for stability)."""
+    design = np.hstack([features, np.ones((len(features), 1))])
+    weights = np.zeros(design.shape[1])
+    for _ in range(50):
+        probability = 1.0 / (1.0 + np.exp(-np.clip(design @ weights, -50, 50)))
+        gradient = design.T @ (probability - labels) + l2 * np.r_[weights[:-1], 0.0]
+        hessian = (design * (probability * (1 - probability))[:, None]).T @ design + l2 * np.eye(len(weights))
+        step = np.linalg.solve(hessian, gradient)
+        weights -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return weights[:-1], float(weights[-1])
+
+
+def choose_threshold(scored: list[tuple[dict[str, Any], float, str | None]]) -> float:
+    """Lowest threshold meeting the precision and false-flag targets on the given queries."""
+    negatives = sum(row["truth"] is None for row, _, _ in scored)
+    for threshold in np.round(np.arange(0.05, 0.99, 0.01), 2):
+        flagged = [(row, best) for row, score, best in scored if score >= threshold]
+        correct = sum(row["truth"] is not None and row["truth"] == best for row, best in flagged)
+        false = sum(row["truth"] is None for row, _ in flagged)
+        precision = correct / len(flagged) if flagged else 1.0
+        if precision >= PRECISION_TARGET and false <= FALSE_FLAG_TARGET * negatives:
+            return float(threshold)
+    return 0.99
+
+
+def fit(rows: list[dict[str, Any]], base: ScoreModel) -> ScoreModel:
+    """All parameters of :class:`ScoreModel` from the calibration half of ``rows``."""
+    train = [row for row in rows if in_calibration_split(row["query"])]
+    true_similarities = np.array(
+        [c["region_similarity"] for row in train for c in row["candidates"] if c["sku"] == row["truth"]]
+    )
+    gaps = np.array(
+        [
+            max(c["region_similarity"] for c in row["candidates"]) - c["region_similarity"]
+            for row in train
+            for c in row["candidates"]
+            if c["sku"] == row["truth"]
+        ]
+    )
+    model = replace(
+        base,
+        verify_similarity=round(float(np.percentile(true_similarities, 0.5)) - 0.02, 3),
+        verify_margin=round(float(np.percentile(gaps, 99)) + 0.02, 3),
+    )
+    copies = [
+        c["agreement"]
+        for row in train
+        if row["set"] == "copy-detection"
+        for c in row["candidates"]
+        if c["sku"] == row["truth"] and c["verified"]
+    ]
+    products = [
+        c["agreement"]
+        for row in train
+        if row["set"] == "product-match"
+        for c in row["candidates"]
+        if c["sku"] == row["truth"] and c["verified"]
+    ]
+    # Midway between the products' 99th and the copies' 5th percentile of agreement.
+    model = replace(
+        model,
+        copy_agreement=round(float((np.percentile(products, 99) + np.percentile(copies, 5)) / 2), 3),
+    )
+    features, labels = [], []
+    for row, evidences in gated(train, model):
+        for candidate, evidence in zip(
+            sorted(row["candidates"], key=lambda c: -c["region_similarity"]), evidences, strict=True
+        ):
+            features.append(feature_vector(evidence))
+            labels.append(float(candidate["sku"] == row["truth"]))
+    weights, bias = fit_logistic(np.array(features), np.array(labels))
+    model = replace(model, weights=tuple(float(w) for w in weights), bias=bias)
+    model = replace(model, threshold=choose_threshold(score_rows(train, model)))
+    return model
+
+
+def score_rows(
+    rows: list[dict[str, Any]], model: ScoreModel
+) -> list[tuple[dict[str, Any], float, str | None]]:
+    """Each query's best score and best candidate under ``model``."""
+    scored = []
+    for row, evidences in gated(rows, model):
+        ordered = sorted(row["candidates"], key=lambda c: -c["region_similarity"])
+        best, best_sku = 0.0, None
+        for candidate, evidence in zip(ordered, evidences, strict=True):
+            probability = model.probability(evidence)
+            if probability > best:
+                best, best_sku = probability, candidate["sku"]
+        scored.append((row, best, best_sku))
+    return scored
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--evidence", type=Path, default=REPO / "bench" / "out" / "evidence.json")
+    parser.add_argument("--reuse", action="store_true", help="fit on evidence collected before")
+    parser.add_argument("--out", type=Path, default=REPO / "index" / "calibration.json")
+    args = parser.parse_args(argv)
+    if args.reuse:
+        rows = json.loads(args.evidence.read_text())
+    else:
+        data = args.data.resolve()
+        model_cache = Settings().resolved_model_cache
+        distractors = distractor_queries(data)
+        rows = []
+        for situation in (copy_detection(data), product_match(data)):
+            rows += collect(situation, distractors, model_cache)
+            print(f"collected {situation.name}", file=sys.stderr)
+        args.evidence.parent.mkdir(parents=True, exist_ok=True)
+        args.evidence.write_text(json.dumps(rows))
+    base = ScoreModel.load(args.out) if args.out.exists() else None
+    assert base is not None
+    model = replace(
+        fit(rows, base),
+        fitted_on="calibration half (bench/splits.py) of ../shared/data copy-detection and "
+        "product-match queries and distractors",
+    )
+    args.out.write_text(json.dumps(model.to_json(), indent=2) + "\n")
+    print(json.dumps(asdict(model)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,114 @@
+"""The matcher on the demo catalog: copies, product photos and unrelated photos, with evidence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from hallmark.settings import Settings
+from index.catalog import Catalog
+from index.matcher import CheckResult, Matcher, result_to_json
+from index.service import open_catalog
+from vision.decode import DecodedImage, decode_image, read_image
+
+DEMO = Path(__file__).resolve().parents[2] / "demo"
+EVIDENCE_FIELDS = {
+    "similarity",
+    "region_similarity",
+    "region",
+    "verified",
+    "inliers",
+    "inlier_ratio",
+    "spread",
+    "mirrored",
+    "agreement",
+    "decided_by",
+}
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Catalog:
+    settings = Settings(home=tmp_path_factory.mktemp("home"), model_cache=model_cache)
+    catalog = open_catalog(settings)
+    catalog.import_csv(DEMO / "catalog" / "catalog.csv")
+    return catalog
+
+
+@pytest.fixture(scope="module")
+def matcher(catalog: Catalog) -> Matcher:
+    return Matcher(catalog)
+
+
+def _listing(name: str) -> DecodedImage:
+    return read_image(DEMO / "listings" / name, min_side=224)
+
+
+def _encoded(pixels: np.ndarray) -> DecodedImage:
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 70])
+    assert ok
+    return decode_image(data.tobytes())
+
+
+def _check(matcher: Matcher, image: DecodedImage) -> CheckResult:
+    return matcher.check([image], top_k=5)[0]
+
+
+def test_a_cropped_captioned_recompressed_copy_is_a_copy_with_inliers(matcher: Matcher) -> None:
+    reference = read_image(DEMO / "catalog" / "images" / "DA-004.jpg").pixels
+    height, width = reference.shape[:2]
+    copy = reference[height // 6 :, width // 8 : width - width // 10].copy()
+    cv2.putText(copy, "ONLY 9.99", (8, 36), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 0), 3)
+    result = _check(matcher, _encoded(copy))
+    assert result.verdict == "copy"
+    best = result.matches[0]
+    assert best.sku == "DA-004" and best.kind == "copy"
+    assert best.evidence["inliers"] >= 20 and best.evidence["agreement"] > 0.8
+    assert len(best.evidence["keypoints"]) > 0 and len(best.evidence["keypoints"][0]) == 4
+
+
+def test_the_demo_reused_photos_are_copies(matcher: Matcher) -> None:
+    for name, sku in (("reused-photo-cropped.jpg", "DA-001"), ("reused-photo-mirrored.jpg", "DA-002")):
+        result = _check(matcher, _listing(name))
+        assert (result.verdict, result.matches[0].sku) == ("copy", sku)
+    assert _check(matcher, _listing("reused-photo-mirrored.jpg")).matches[0].evidence["mirrored"]
+
+
+def test_unrelated_photos_are_not_flagged(matcher: Matcher) -> None:
+    for name in ("unrelated-clothes.jpg", "unrelated-produce.jpg"):
+        assert _check(matcher, _listing(name)).verdict == "none"
+
+
+def test_a_shop_photo_of_a_catalog_product_ranks_it_first_as_a_product(matcher: Matcher) -> None:
+    result = _check(matcher, _listing("phone-photo-tropicana-apple-juice.jpg"))
+    assert result.matches[0].sku == "Tropicana-Apple-Juice"
+    assert result.matches[0].kind == "product"
+
+
+def test_scores_are_sorted_probabilities_and_the_verdict_follows_the_threshold(matcher: Matcher) -> None:
+    images = [_listing(path.name) for path in sorted((DEMO / "listings").glob("*.jpg"))]
+    for result in matcher.check(images, top_k=5):
+        scores = [match.score for match in result.matches]
+        assert scores == sorted(scores, reverse=True)
+        assert all(0.0 <= score <= 1.0 for score in scores)
+        assert result.score == scores[0]
+        assert (result.verdict != "none") == (result.score >= matcher.threshold)
+
+
+def test_every_match_carries_its_evidence_in_the_json_contract(matcher: Matcher) -> None:
+    payload = result_to_json("listing.jpg", _check(matcher, _listing("reused-photo-cropped.jpg")))
+    assert set(payload) == {"image", "verdict", "score", "matches"}
+    for match in payload["matches"]:
+        assert {"sku", "name", "score", "kind", "reference_image", "evidence"} <= set(match)
+        assert set(match["evidence"]) >= EVIDENCE_FIELDS
+    assert payload["matches"][0]["evidence"]["decided_by"] == "geometry and pixels"
+
+
+def test_top_k_limits_the_matches(matcher: Matcher) -> None:
+    assert len(matcher.check([_listing("unrelated-clothes.jpg")], top_k=2)[0].matches) == 2
+
+
+def test_checking_nothing_returns_nothing(matcher: Matcher) -> None:
+    assert matcher.check([]) == []
