@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -29,6 +30,16 @@ def _hallmark_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": error.message}, status_code=error.http_status, headers=headers)
 
 
+def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    # FastAPI answers a list of error objects; ours is one message, the same shape as every other error.
+    assert isinstance(error, RequestValidationError)
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item.get("loc", ()) if part != "body") or "body"
+        problems.append(f"{where}: {item.get('msg', 'invalid')}")
+    return JSONResponse({"detail": "invalid request: " + "; ".join(problems)}, status_code=422)
+
+
 def _unexpected(request: Request, error: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
     return JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
@@ -37,6 +48,7 @@ def _unexpected(request: Request, error: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     """Maps :class:`HallmarkError` (and its ``http_status``) to JSON answers."""
     app.add_exception_handler(HallmarkError, _hallmark_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)
 
 

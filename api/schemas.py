@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from hallmark.cases import CaseStatus
 from hallmark.roles import Role
+
+#: An object id in a body: integers that fit the databases' INTEGER columns.
+ObjectId = Annotated[int, Field(ge=1, le=2_147_483_647)]
 
 
 class Health(BaseModel):
@@ -219,7 +222,7 @@ class BulkRequest(BaseModel):
     """One action on many cases: a move, an assignee, a note, or several of these."""
 
     model_config = ConfigDict(extra="forbid")
-    case_ids: list[int] = Field(min_length=1, max_length=500)
+    case_ids: list[ObjectId] = Field(min_length=1, max_length=500)
     to: CaseStatus | None = None
     assignee: str | None = Field(default=None, max_length=200)
     set_assignee: bool = Field(default=False, description="Change the assignee (to null unassigns).")

@@ -144,9 +144,11 @@ def test_an_item_given_up_by_dying_workers_is_marked_failed(database: Database) 
 
 def test_on_sqlite_a_second_worker_is_refused_with_a_clear_message(tmp_path: Path) -> None:
     with sqlite_worker_lock(tmp_path, wait=False):
-        with pytest.raises(WorkerBusyError, match="one worker at a time") as refused:
-            with sqlite_worker_lock(tmp_path, wait=False):
-                pass
+        with (
+            pytest.raises(WorkerBusyError, match="one worker at a time") as refused,
+            sqlite_worker_lock(tmp_path, wait=False),
+        ):
+            pass
         assert f"pid {os.getpid()}" in str(refused.value)
 
 
