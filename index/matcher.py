@@ -22,6 +22,7 @@ import numpy as np
 
 from hallmark.errors import HallmarkError
 from index.catalog import Catalog, LoadedIndex, ReferenceInfo
+from index.faiss_store import IndexStamp
 from index.reference_features import ReferenceFeatures
 from index.scoring import Evidence, ScoreModel, default_score_model
 from models.regions import REGIONS
@@ -38,6 +39,9 @@ CANDIDATES_PER_QUERY = 50
 #: Below this many inliers an alignment is too weak to compare pixels on, and a mirrored copy is
 #: tried (an unmirrored copy almost always has many more).
 MIN_ALIGNMENT_INLIERS = 12
+#: Only the best few candidates are also tried mirrored: a mirrored copy keeps its global descriptor
+#: (GeM is nearly flip-invariant), so its source ranks at the top.
+MIRRORED_CANDIDATES = 2
 #: Inlier pairs reported per match: enough to draw the evidence, few enough to keep answers small.
 REPORTED_KEYPOINTS = 40
 
@@ -88,12 +92,14 @@ class Matcher:
         self.calibration = calibration or default_score_model()
         self.threshold = threshold if threshold is not None else self.calibration.threshold
         self.reference_features = ReferenceFeatures(catalog.home)
+        self._prepared_stamp: IndexStamp | None = None
 
     def check(self, images: list[DecodedImage], top_k: int = 5) -> list[CheckResult]:
         """Checks decoded images in one batch; results in input order."""
+        loaded = self.catalog.load_index()
+        self._prepare(loaded)
         if not images:
             return []
-        loaded = self.catalog.load_index()
         _, regions = self.catalog.embedder.embed_with_regions([image.pixels for image in images])
         count, region_count, dim = regions.shape
         similarities, ids = loaded.index.search(regions.reshape(-1, dim), CANDIDATES_PER_QUERY)
@@ -104,6 +110,23 @@ class Matcher:
             candidates = self._candidates(similarities[row], ids[row], loaded, top_k, image)
             results.append(self._result(candidates, top_k))
         return results
+
+    def _prepare(self, loaded: LoadedIndex) -> None:
+        """Computes every reference's local features once per index version, when the cache holds them.
+
+        This is index-load work (like reading the FAISS file), done before the first check instead
+        of inside it; larger catalogs fill the cache on demand.
+        """
+        if self._prepared_stamp == loaded.stamp:
+            return
+        if 2 * len(loaded.references) <= self.reference_features.capacity:
+            for reference in loaded.references.values():
+                try:
+                    self.reference_features.get(reference)
+                    self.reference_features.get(reference, mirrored=True)
+                except HallmarkError:
+                    continue  # reported when the reference is a candidate
+        self._prepared_stamp = loaded.stamp
 
     def _candidates(
         self,
@@ -145,24 +168,30 @@ class Matcher:
             return
         best = candidates[0].region_similarity
         gate = max(model.verify_similarity, best - model.verify_margin)
+        for candidate in candidates:
+            candidate.evidence = _embedding_evidence(candidate, image)
         query: LocalFeatures | None = None
         for position, candidate in enumerate(candidates):
-            candidate.evidence = _embedding_evidence(candidate, image)
+            assert candidate.evidence is not None
             if position >= model.verify_limit or candidate.region_similarity < gate:
                 continue
             if query is None:
                 query = extract_features(image.pixels)
             try:
-                candidate.evidence = self._geometric_evidence(query, candidate, candidate.evidence)
+                candidate.evidence = self._geometric_evidence(
+                    query, candidate, candidate.evidence, try_mirrored=position < MIRRORED_CANDIDATES
+                )
             except HallmarkError:
                 continue  # a reference photo missing from the data directory: embedding evidence only
+            if model.is_copy(candidate.evidence):
+                break  # the listing reuses this photo; no other candidate can explain it better
 
     def _geometric_evidence(
-        self, query: LocalFeatures, candidate: _Candidate, evidence: Evidence
+        self, query: LocalFeatures, candidate: _Candidate, evidence: Evidence, try_mirrored: bool
     ) -> Evidence:
         reference = self.reference_features.get(candidate.reference)
         found = verify(query, reference)
-        if found.inliers < MIN_ALIGNMENT_INLIERS:
+        if try_mirrored and found.inliers < MIN_ALIGNMENT_INLIERS:
             mirrored = self.reference_features.get(candidate.reference, mirrored=True)
             flipped = verify(query, mirrored)
             if flipped.inliers > found.inliers:

@@ -29,6 +29,11 @@ class ReferenceFeatures:
         self._cache: OrderedDict[tuple[int, bool], LocalFeatures] = OrderedDict()
         self._lock = threading.Lock()
 
+    @property
+    def capacity(self) -> int:
+        """How many feature sets the cache keeps."""
+        return self._entries
+
     def get(self, reference: ReferenceInfo, mirrored: bool = False) -> LocalFeatures:
         """Features of a reference photo (of its mirror image when ``mirrored``).
 
