@@ -23,7 +23,19 @@ def qr_photo(text: str, angle: float = 6) -> bytes:
     return out.getvalue()
 
 
-REGISTRY = "sku,serial,batch\nDA-001,SN-0001,B1\nDA-001,sn-0002,B1\nDA-002,SN-0003,\n,SN-0004,B2\nDA-002,SN-0001,B9\n"
+REGISTRY = (
+    "\n".join(
+        [
+            "sku,serial,batch",
+            "DA-001,SN-0001,B1",
+            "DA-001,sn-0002,B1",
+            "DA-002,SN-0003,",
+            ",SN-0004,B2",
+            "DA-002,SN-0001,B9",
+        ]
+    )
+    + "\n"
+)
 
 
 @pytest.fixture
