@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 
 from hallmark import cases
 from hallmark.cases import TRANSITIONS, CaseStatus
-from hallmark.db import Case, CaseEvent, SuppressedMatch
+from hallmark.db import Case, CaseEvent, ListingImage, SuppressedMatch, WorkItem
 from hallmark.errors import ConflictError
 from hallmark.labels import labels, labels_csv
 from hallmark.sellers import add_authorised_seller
@@ -255,3 +255,16 @@ def test_a_bulk_action_moves_each_case_on_its_own(world: World) -> None:
             ("dismissed", None),
             ("in_review", "rita"),
         ]
+
+
+def test_a_stored_photo_that_is_not_an_image_fails_its_work_item_for_good(world: World) -> None:
+    image_id = add_listing(world.settings, MIRRORED_DA_002, url="https://market.example/broken")
+    with world.database.session() as session:
+        image = session.get(ListingImage, image_id)
+        assert image is not None and image.stored_path is not None
+        (world.settings.resolved_home / image.stored_path).write_bytes(b"GIF89a not really")
+    run_matching(world.settings)
+    with world.database.session() as session:
+        item = session.scalars(select(WorkItem)).one()
+    assert item.status == "failed" and "GIF" in (item.error or "")
+    assert _count_cases(world) == 0
