@@ -18,7 +18,7 @@ from crawlers.schedules import ScheduleInfo, add_schedule, list_schedules, remov
 from crawlers.stats import format_stats, public_stats
 from hallmark.db import open_database
 from hallmark.errors import HallmarkError
-from hallmark.settings import get_settings
+from hallmark.settings import Settings, get_settings
 from hallmark.work_queue import HandlerRegistry
 
 crawl_app = typer.Typer(help="Crawl marketplaces: run a crawl, schedule recurring ones, review past runs.")
@@ -132,6 +132,27 @@ def _summary_json(run: RunSummary) -> dict[str, object]:
     }
 
 
+def crawl_and_match(settings: Settings, job: CrawlJob, *, match: bool = True) -> RunSummary:
+    """Crawls ``job`` in a child process, then matches the photos it queued (flagged listings open cases).
+
+    Progress goes to stderr; the returned run carries the crawl's and the matching's statistics.
+    """
+    database = open_database(settings)
+    typer.echo(f"crawling {job.adapter} at {job.base_url or get_adapter(job.adapter).base_url} ...", err=True)
+    run = run_crawl(database, settings, job)
+    if run.status != FAILED and match:
+        from cli.worker_commands import build_registry  # the model loads only when there is work
+
+        handlers = build_registry(settings, ["crawlers.recheck"], HandlerRegistry())
+
+        def progress(done: int, total: int) -> None:
+            if total and (done == total or done % 25 == 0):
+                typer.echo(f"matching photos: {done}/{total}", err=True)
+
+        drain_run_items(database, settings, run.id, handlers, progress=progress)
+    return record_match_stats(database, run.id)
+
+
 @crawl_app.command("run")
 def crawl_run(
     adapter: AdapterArgument,
@@ -151,23 +172,7 @@ def crawl_run(
     """
     job = _job(adapter, base_url, query, max_pages)
     with user_errors():
-        settings = get_settings()
-        database = open_database(settings)
-        typer.echo(
-            f"crawling {job.adapter} at {job.base_url or get_adapter(job.adapter).base_url} ...", err=True
-        )
-        run = run_crawl(database, settings, job)
-        if run.status != FAILED and not no_match:
-            from cli.worker_commands import build_registry  # the model loads only when there is work
-
-            handlers = build_registry(settings, ["crawlers.recheck"], HandlerRegistry())
-
-            def progress(done: int, total: int) -> None:
-                if total and (done == total or done % 25 == 0):
-                    typer.echo(f"matching photos: {done}/{total}", err=True)
-
-            drain_run_items(database, settings, run.id, handlers, progress=progress)
-        run = record_match_stats(database, run.id)
+        run = crawl_and_match(get_settings(), job, match=not no_match)
     if as_json:
         typer.echo(json.dumps(_summary_json(run), ensure_ascii=False))
     else:

@@ -24,6 +24,11 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,7 +39,7 @@ from fastapi.templating import Jinja2Templates
 
 from crawlers.demo_market.data import Market, MarketChange, MarketListing
 from crawlers.demo_market.faults import oversized_body, pixel_bomb_png, truncated
-from hallmark.errors import NotFoundError
+from hallmark.errors import HallmarkError, NotFoundError
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 ROBOTS_TXT = """\
@@ -299,6 +304,37 @@ def create_app(
         market.reset()
 
     return app
+
+
+@contextmanager
+def serving_in_background(
+    host: str = "127.0.0.1", port: int = 0, data_dir: Path | None = None
+) -> Iterator[str]:
+    """Serves the demo marketplace from a background thread; yields its base URL, stops on exit.
+
+    Args:
+        host: Address to listen on (loopback for the demo).
+        port: Port to listen on; 0 picks a free one.
+        data_dir: Listings and photos; the shipped demo data when ``None``.
+    """
+    if port == 0:
+        with socket.socket() as probe:
+            probe.bind((host, 0))
+            port = probe.getsockname()[1]
+    config = uvicorn.Config(create_app(data_dir), host=host, port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="demo-market", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise HallmarkError(f"the demo market could not start on {host}:{port}")
+        time.sleep(0.02)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def serve(host: str = "127.0.0.1", port: int = 8765, data_dir: Path | None = None) -> None:
