@@ -143,7 +143,7 @@ def crawl_and_match(settings: Settings, job: CrawlJob, *, match: bool = True) ->
     if run.status != FAILED and match:
         from cli.worker_commands import build_registry  # the model loads only when there is work
 
-        handlers = build_registry(settings, ["crawlers.recheck"], HandlerRegistry())
+        handlers = build_registry(settings, [], HandlerRegistry())
 
         def progress(done: int, total: int) -> None:
             if total and (done == total or done % 25 == 0):

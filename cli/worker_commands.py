@@ -11,9 +11,8 @@ from typing import Annotated
 import typer
 
 from cli.output import user_errors
-from hallmark.cases import FlaggedMatch
 from hallmark.db import open_database
-from hallmark.listing_matching import ImageChecker, MatchOutcome, match_handler
+from hallmark.listing_matching import match_handler
 from hallmark.settings import Settings, get_settings
 from hallmark.takedowns import recheck_by_http_status
 from hallmark.work_queue import (
@@ -25,47 +24,21 @@ from hallmark.work_queue import (
     run_worker,
     sqlite_worker_lock,
 )
-from index.matcher import result_to_json
-from index.service import open_matcher
-from models.runtime import INPUT_SIZE
-from vision.decode import decode_image
+from index.listing_checker import index_checker
 
-
-def index_checker(settings: Settings) -> ImageChecker:
-    """The matcher as an :data:`ImageChecker`: safe decode, match, and the products above the threshold."""
-    matcher = open_matcher(settings)
-
-    def check(data: bytes, name: str) -> MatchOutcome:
-        image = decode_image(
-            data,
-            min_side=INPUT_SIZE,
-            max_bytes=settings.max_image_bytes,
-            max_pixels=settings.max_image_pixels,
-        )
-        result = matcher.check([image], top_k=settings.top_k)[0]
-        stamp = matcher.catalog.load_index().stamp
-        flagged = [
-            FlaggedMatch(match.reference.reference_id, match.sku, match.score, match.kind)
-            for match in result.matches
-            if match.score >= matcher.threshold
-        ]
-        return MatchOutcome(
-            result=result_to_json(name, result),
-            verdict=result.verdict,
-            score=result.score,
-            flagged=flagged,
-            catalog_version=stamp.catalog_version,
-            model_fingerprint=stamp.model_fingerprint,
-        )
-
-    return check
+#: Plugin modules every worker loads (their ``register_handlers(registry)``).
+DEFAULT_PLUGINS = ("crawlers.recheck",)
 
 
 def build_registry(
     settings: Settings, plugins: list[str], handlers: HandlerRegistry = registry
 ) -> HandlerRegistry:
-    """Plugins first (they may replace the defaults), then the built-in kinds they left out."""
-    handlers.load_plugins([*settings.worker_plugins, *plugins])
+    """Plugins first (they may replace the defaults), then the built-in kinds they left out.
+
+    The crawlers' page-aware takedown re-check is always loaded: a listing whose page no longer shows
+    it is gone even when the marketplace answers 200.
+    """
+    handlers.load_plugins(list(dict.fromkeys([*DEFAULT_PLUGINS, *settings.worker_plugins, *plugins])))
     if handlers.get(KIND_MATCH_LISTING_IMAGE) is None:
         handlers.register(KIND_MATCH_LISTING_IMAGE, match_handler(index_checker(settings)))
     if handlers.get(KIND_RECHECK_TAKEDOWN) is None:
