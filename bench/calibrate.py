@@ -31,11 +31,13 @@ from bench.splits import in_calibration_split
 from hallmark.settings import Settings
 from index.checking import check_paths
 from index.matcher import Matcher
-from index.scoring import FEATURES, Evidence, ScoreModel, feature_vector
+from index.scoring import FEATURES, Evidence, ScoreModel, feature_vector, set_inlier_margins
 from index.service import open_catalog
 
 #: Verification during collection: every one of the top candidates, so gates can be chosen after.
 COLLECT_LIMIT = 8
+#: Candidates the benchmark asks for per photo (``top_k`` of :func:`bench.run._run_checks`).
+TOP_K = 5
 PRECISION_TARGET = 0.97
 FALSE_FLAG_TARGET = 0.005
 
@@ -86,22 +88,72 @@ def _evidence(candidate: dict[str, Any], verified: bool) -> Evidence:
 
 
 def gated(rows: list[dict[str, Any]], model: ScoreModel) -> list[tuple[dict[str, Any], list[Evidence]]]:
-    """Each query's candidates as the matcher would see them under ``model``'s verification gates."""
+    """Each query's candidates as the matcher would see them under ``model``'s verification gates.
+
+    As in :class:`index.matcher.Matcher`: the best products by region similarity, those past the
+    gates left unverified, none verified after a confirmed copy, the next ones up to
+    ``verify_limit_weak`` verified (and kept) only when the usual ones all match weakly, and the
+    inlier margins taken over the kept list. Returns the candidates best region similarity first.
+    """
     out: list[tuple[dict[str, Any], list[Evidence]]] = []
     for row in rows:
-        candidates = row["candidates"]
-        if not candidates:
-            out.append((row, []))
+        ordered = sorted(row["candidates"], key=lambda candidate: -candidate["region_similarity"])
+        ordered = ordered[: model.shortlist_size(TOP_K)]
+        if not ordered:
+            out.append(({**row, "candidates": []}, []))
             continue
-        best = max(candidate["region_similarity"] for candidate in candidates)
-        gate = max(model.verify_similarity, best - model.verify_margin)
-        ordered = sorted(candidates, key=lambda candidate: -candidate["region_similarity"])
-        evidences = [
-            _evidence(candidate, position < model.verify_limit and candidate["region_similarity"] >= gate)
-            for position, candidate in enumerate(ordered)
-        ]
-        out.append((row, evidences))
+        gate = max(model.verify_similarity, ordered[0]["region_similarity"] - model.verify_margin)
+        evidences = [_evidence(candidate, False) for candidate in ordered]
+        usual = max(TOP_K, model.verify_limit)
+        strongest = _verify_range(ordered, evidences, model.verify_limit, gate, model)
+        extended = (
+            strongest is not None
+            and strongest < model.weak_inliers
+            and model.verify_limit_weak > model.verify_limit
+        )
+        if extended:
+            _verify_range(ordered, evidences, model.verify_limit_weak, gate, model)
+        if not extended:
+            ordered, evidences = ordered[:usual], evidences[:usual]
+        set_inlier_margins(evidences)
+        out.append(({**row, "candidates": ordered}, evidences))
     return out
+
+
+def _verify_range(
+    ordered: list[dict[str, Any]], evidences: list[Evidence], limit: int, gate: float, model: ScoreModel
+) -> int | None:
+    """Marks the first ``limit`` candidates past the gate verified; the most inliers, None at a copy."""
+    strongest = 0
+    for position, candidate in enumerate(ordered[:limit]):
+        if not evidences[position].verified and candidate["region_similarity"] >= gate:
+            evidences[position] = _evidence(candidate, True)
+            if model.is_copy(evidences[position]):
+                return None
+        strongest = max(strongest, evidences[position].inliers)
+    return strongest
+
+
+def weak_inliers(rows: list[dict[str, Any]], model: ScoreModel) -> int:
+    """Fewest inliers at which a photo's best verified candidate is right often enough to stop.
+
+    Below it (on the calibration half, the best candidate right less than ``PRECISION_TARGET`` of
+    the time) the matcher verifies further candidates.
+    """
+    best: list[tuple[int, bool]] = []
+    for row, evidences in gated([row for row in rows if row["truth"]], model):
+        verified = [
+            (evidence.inliers, candidate["sku"] == row["truth"])
+            for candidate, evidence in zip(row["candidates"], evidences, strict=True)
+            if evidence.verified
+        ]
+        if verified:
+            best.append(max(verified))
+    for count in range(1, 201):
+        kept = [right for inliers, right in best if inliers >= count]
+        if kept and sum(kept) / len(kept) >= PRECISION_TARGET:
+            return count
+    return 200
 
 
 def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 1e-3) -> tuple[np.ndarray, float]:
@@ -170,12 +222,11 @@ def fit(rows: list[dict[str, Any]], base: ScoreModel) -> ScoreModel:
         model,
         copy_agreement=round(float((np.percentile(products, 99) + np.percentile(copies, 5)) / 2), 3),
     )
+    model = replace(model, weak_inliers=weak_inliers(train, model), verify_limit_weak=COLLECT_LIMIT)
     features, labels = [], []
     for row, evidences in gated(train, model):
-        for candidate, evidence in zip(
-            sorted(row["candidates"], key=lambda c: -c["region_similarity"]), evidences, strict=True
-        ):
-            features.append(feature_vector(evidence))
+        for candidate, evidence in zip(row["candidates"], evidences, strict=True):
+            features.append(feature_vector(evidence, model.copy_agreement))
             labels.append(float(candidate["sku"] == row["truth"]))
     weights, bias = fit_logistic(np.array(features), np.array(labels))
     model = replace(model, weights=tuple(float(w) for w in weights), bias=bias)
@@ -189,9 +240,8 @@ def score_rows(
     """Each query's best score and best candidate under ``model``."""
     scored = []
     for row, evidences in gated(rows, model):
-        ordered = sorted(row["candidates"], key=lambda c: -c["region_similarity"])
         best, best_sku = 0.0, None
-        for candidate, evidence in zip(ordered, evidences, strict=True):
+        for candidate, evidence in zip(row["candidates"], evidences, strict=True):
             probability = model.probability(evidence)
             if probability > best:
                 best, best_sku = probability, candidate["sku"]

@@ -24,7 +24,7 @@ from hallmark.errors import HallmarkError
 from index.catalog import Catalog, LoadedIndex, ReferenceInfo
 from index.faiss_store import IndexStamp
 from index.reference_features import ReferenceFeatures
-from index.scoring import Evidence, ScoreModel, default_score_model
+from index.scoring import Evidence, ScoreModel, default_score_model, set_inlier_margins
 from models.regions import REGIONS
 from vision.decode import DecodedImage
 from vision.geometry import LocalFeatures, Verification, extract_features, verify
@@ -157,34 +157,54 @@ class Matcher:
             whole = whole_frame.get(reference_id, whole_floor)
             per_product[reference.product_id] = _Candidate(reference, whole, similarity, region)
         ranked = list(per_product.values())
-        # Verification can lift a lower-ranked product above the top K, so look a little deeper.
-        shortlist = ranked[: max(top_k, self.calibration.verify_limit)]
-        self._verify(image, shortlist)
-        return shortlist
+        # Verification can lift a lower-ranked product above the top K, so look a little deeper;
+        # deeper still (up to the weak limit) when the usual candidates all match weakly.
+        model = self.calibration
+        shortlist = ranked[: model.shortlist_size(top_k)]
+        usual = max(top_k, model.verify_limit)
+        extended = self._verify(image, shortlist)
+        return shortlist if extended else shortlist[:usual]
 
-    def _verify(self, image: DecodedImage, candidates: list[_Candidate]) -> None:
+    def _verify(self, image: DecodedImage, candidates: list[_Candidate]) -> bool:
+        """Gives every candidate its evidence; returns whether the weak-match extension ran."""
         model = self.calibration
         if not candidates:
-            return
+            return False
         best = candidates[0].region_similarity
         gate = max(model.verify_similarity, best - model.verify_margin)
         for candidate in candidates:
             candidate.evidence = _embedding_evidence(candidate, image)
-        query: LocalFeatures | None = None
+        query = extract_features(image.pixels) if candidates[0].region_similarity >= gate else None
+        strongest = self._verify_range(query, candidates[: model.verify_limit], gate)
+        if strongest is None or strongest >= model.weak_inliers:
+            return False  # a copy, or a match strong enough that deeper candidates rarely win
+        if model.verify_limit_weak <= model.verify_limit:
+            return False
+        self._verify_range(query, candidates[: model.verify_limit_weak], gate)
+        return True
+
+    def _verify_range(
+        self, query: LocalFeatures | None, candidates: list[_Candidate], gate: float
+    ) -> int | None:
+        """Verifies the not yet verified candidates past the gate; the most inliers, None at a copy."""
+        strongest = 0
+        if query is None:  # even the best candidate is below the gate
+            return strongest
         for position, candidate in enumerate(candidates):
             assert candidate.evidence is not None
-            if position >= model.verify_limit or candidate.region_similarity < gate:
+            if candidate.evidence.verified or candidate.region_similarity < gate:
+                strongest = max(strongest, candidate.evidence.inliers)
                 continue
-            if query is None:
-                query = extract_features(image.pixels)
             try:
                 candidate.evidence = self._geometric_evidence(
                     query, candidate, candidate.evidence, try_mirrored=position < MIRRORED_CANDIDATES
                 )
             except HallmarkError:
                 continue  # a reference photo missing from the data directory: embedding evidence only
-            if model.is_copy(candidate.evidence):
-                break  # the listing reuses this photo; no other candidate can explain it better
+            if self.calibration.is_copy(candidate.evidence):
+                return None  # the listing reuses this photo; no other candidate can explain it better
+            strongest = max(strongest, candidate.evidence.inliers)
+        return strongest
 
     def _geometric_evidence(
         self, query: LocalFeatures, candidate: _Candidate, evidence: Evidence, try_mirrored: bool
@@ -209,6 +229,7 @@ class Matcher:
 
     def _result(self, candidates: list[_Candidate], top_k: int) -> CheckResult:
         model = self.calibration
+        set_inlier_margins([candidate.evidence for candidate in candidates if candidate.evidence is not None])
         matches = []
         for candidate in candidates:
             evidence = candidate.evidence

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -11,6 +12,7 @@ import pytest
 from hallmark.settings import Settings
 from index.catalog import Catalog
 from index.matcher import CheckResult, Matcher, result_to_json
+from index.scoring import default_score_model
 from index.service import open_catalog
 from vision.decode import DecodedImage, decode_image, read_image
 
@@ -112,3 +114,15 @@ def test_top_k_limits_the_matches(matcher: Matcher) -> None:
 
 def test_checking_nothing_returns_nothing(matcher: Matcher) -> None:
     assert matcher.check([]) == []
+
+
+def test_weakly_matched_photos_have_deeper_candidates_verified(catalog: Catalog) -> None:
+    # Gates wide open: one candidate normally, three when it has fewer inliers than a (huge) bar.
+    base = replace(default_score_model(), verify_similarity=-1.0, verify_margin=2.0, verify_limit=1)
+    shallow = Matcher(catalog, replace(base, weak_inliers=0, verify_limit_weak=3))
+    deep = Matcher(catalog, replace(base, weak_inliers=10_000, verify_limit_weak=3))
+    image = _listing("unrelated-produce.jpg")
+    verified_shallow = [m.evidence["verified"] for m in shallow.check([image], top_k=1)[0].matches]
+    verified_deep = [m.evidence["verified"] for m in deep.check([image], top_k=5)[0].matches]
+    assert sum(verified_shallow) <= 1
+    assert sum(verified_deep) == min(3, len(verified_deep))

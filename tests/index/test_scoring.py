@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from index.scoring import CALIBRATION_FILE, FEATURES, Evidence, ScoreModel, default_score_model
+from index.scoring import (
+    CALIBRATION_FILE,
+    FEATURES,
+    Evidence,
+    ScoreModel,
+    default_score_model,
+    feature_vector,
+    set_inlier_margins,
+)
 
 
 def _evidence(similarity: float = 0.6, inliers: int = 0, agreement: float = 0.0) -> Evidence:
@@ -63,3 +71,40 @@ def test_a_calibration_for_other_features_is_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps(payload))
     with pytest.raises(ValueError, match="fitted for features"):
         ScoreModel.load(path)
+
+
+def test_inlier_margins_compare_each_candidate_with_the_best_other() -> None:
+    evidences = [_evidence(0.6, 40), _evidence(0.6, 10), _evidence(0.6)]
+    set_inlier_margins(evidences)
+    assert evidences[0].inlier_margin > 0
+    assert evidences[1].inlier_margin == pytest.approx(-evidences[0].inlier_margin)
+    assert evidences[2].inlier_margin < evidences[1].inlier_margin
+    lone = [_evidence(0.6, 20)]
+    set_inlier_margins(lone)
+    assert lone[0].inlier_margin > 0  # no other candidate: measured against no inliers
+
+
+def test_the_margin_counts_for_product_evidence_only() -> None:
+    model = default_score_model()
+    position = FEATURES.index("product_margin_gain")
+    copy, product = _evidence(0.7, 100, 0.95), _evidence(0.7, 100, 0.1)
+    copy.inlier_margin = product.inlier_margin = 2.0
+    assert feature_vector(copy, model.copy_agreement)[position] == 0.0
+    assert feature_vector(product, model.copy_agreement)[position] > 0.0
+
+
+def test_a_clear_lead_over_sibling_products_scores_higher() -> None:
+    model = default_score_model()
+    leading, tied = _evidence(0.6, 30, 0.1), _evidence(0.6, 30, 0.1)
+    leading.inlier_margin, tied.inlier_margin = 1.5, 0.0
+    assert model.probability(leading) > model.probability(tied)
+
+
+def test_a_calibration_without_the_weak_match_limit_never_verifies_deeper(tmp_path: Path) -> None:
+    payload = json.loads(CALIBRATION_FILE.read_text())
+    del payload["weak_inliers"], payload["verify_limit_weak"]
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps(payload))
+    model = ScoreModel.load(path)
+    assert model.verify_limit_weak == 0
+    assert model.shortlist_size(5) == max(5, model.verify_limit)
