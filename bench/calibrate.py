@@ -222,7 +222,10 @@ def fit(rows: list[dict[str, Any]], base: ScoreModel) -> ScoreModel:
         model,
         copy_agreement=round(float((np.percentile(products, 99) + np.percentile(copies, 5)) / 2), 3),
     )
-    model = replace(model, weak_inliers=weak_inliers(train, model), verify_limit_weak=COLLECT_LIMIT)
+    # Measured on the usual candidates alone (no extension), so a refit does not depend on the
+    # previous calibration's extension.
+    usual_only = replace(model, verify_limit_weak=0)
+    model = replace(model, weak_inliers=weak_inliers(train, usual_only), verify_limit_weak=COLLECT_LIMIT)
     features, labels = [], []
     for row, evidences in gated(train, model):
         for candidate, evidence in zip(row["candidates"], evidences, strict=True):
