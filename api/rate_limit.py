@@ -7,6 +7,7 @@ client must then be installed: ``pip install redis``).
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
@@ -15,8 +16,10 @@ from limits.errors import ConfigurationError as LimitsConfigurationError
 from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from hallmark.errors import ConfigurationError, RateLimitedError
+from hallmark.errors import ConfigurationError, RateLimitedError, RateLimitStoreUnavailableError
 from hallmark.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def _parse(setting: str, value: str) -> RateLimitItem:
@@ -34,8 +37,12 @@ def open_storage(uri: str) -> Storage:
     Raises:
         ConfigurationError: The URI is not one ``limits`` knows, or its client library is missing.
     """
+    # A Redis that hangs must not hang every request: bounded connect and read times (seconds).
+    options: dict[str, float] = {}
+    if uri.startswith(("redis://", "rediss://", "redis+unix://")):
+        options = {"socket_connect_timeout": 2.0, "socket_timeout": 2.0}
     try:
-        storage = storage_from_string(uri)
+        storage = storage_from_string(uri, **options)
     except LimitsConfigurationError as error:
         raise ConfigurationError(f"HALLMARK_RATE_LIMIT_STORAGE={uri!r} cannot be used: {error}") from None
     except (ValueError, TypeError) as error:
@@ -57,9 +64,17 @@ class RateLimiter:
         self._limiter = MovingWindowRateLimiter(self.storage)
 
     def _hit(self, item: RateLimitItem, identity: str, who: str) -> None:
-        if self._limiter.hit(item, identity):
-            return
-        reset = self._limiter.get_window_stats(item, identity).reset_time
+        # Fail closed: a budget that cannot be counted is not granted. The store's client raises its own
+        # error types (redis.ConnectionError, TimeoutError...), hence the broad except around the store.
+        try:
+            if self._limiter.hit(item, identity):
+                return
+            reset = self._limiter.get_window_stats(item, identity).reset_time
+        except Exception as error:
+            log.error("rate-limit store unavailable (%s): %s", type(error).__name__, error)
+            raise RateLimitStoreUnavailableError(
+                "the rate-limit store is unavailable; requests are refused until it is back, retry later"
+            ) from error
         retry_after = max(1, math.ceil(reset - time.time()))
         raise RateLimitedError(
             f"too many requests {who} (limit {item}); retry in {retry_after} s", retry_after
@@ -70,6 +85,7 @@ class RateLimiter:
 
         Raises:
             RateLimitedError: The key is over its budget.
+            RateLimitStoreUnavailableError: The counter storage cannot be reached.
         """
         self._hit(self.per_key, f"key:{key_id}", "for this API key")
 
@@ -78,5 +94,6 @@ class RateLimiter:
 
         Raises:
             RateLimitedError: The address is over its budget.
+            RateLimitStoreUnavailableError: The counter storage cannot be reached.
         """
         self._hit(self.public, f"address:{address}", "from this address")

@@ -7,12 +7,12 @@ records the check on the notice and the time to removal):
   longer shows it): :func:`close_removed_cases`;
 - the ``recheck_takedown`` work item fetches the listing page through the SSRF guard and reads it
   with the marketplace's adapter: :func:`recheck_listing_page`. Marketplaces often keep an ended
-  listing's page up at 200 ("this listing has ended"), so a page from which no listing can be read
-  any more counts as gone too, not only 404 and 410.
+  listing's page up at 200 ("this listing has ended"), so on a marketplace we have an adapter for, a
+  page from which no listing can be read any more counts as gone too, not only 404 and 410. Without
+  an adapter a 200 counts as still up: generic extraction missing a listing is no proof it ended,
+  and a case wrongly marked removed would stop the brand's enforcement.
 
-``hallmark worker`` uses the page-aware handler when this module is one of its plugins
-(``HALLMARK_WORKER_PLUGINS='["crawlers.recheck"]'`` or ``--plugin crawlers.recheck``); ``hallmark
-crawl run`` always does.
+Every ``hallmark worker`` and ``hallmark crawl run`` loads this module as a plugin.
 """
 
 from __future__ import annotations
@@ -57,12 +57,15 @@ def close_removed_cases(
 def listing_still_shown(html: bytes, page_url: str, listing_url: str) -> bool:
     """Whether the page at ``page_url`` still shows the listing ``listing_url``.
 
-    The page is read with the adapter for its URL (generic extraction when none applies); the listing
-    is still shown when the page yields a listing with that URL, or exactly one listing (an item page
-    whose canonical link moved).
+    The page is read with the marketplace's adapter; the listing is still shown when the page yields a
+    listing with that URL, or exactly one listing (an item page whose canonical link moved). A page
+    no adapter applies to is taken as still showing it (see the module's docstring).
     """
+    adapter = match_adapter(page_url)
+    if adapter is None:
+        return True
     try:
-        found = extract_listings(html, page_url, adapter=match_adapter(page_url))
+        found = extract_listings(html, page_url, adapter=adapter)
     except PageError:
         return False
     return any(listing.url == listing_url for listing in found) or len(found) == 1
@@ -71,7 +74,8 @@ def listing_still_shown(html: bytes, page_url: str, listing_url: str) -> bool:
 def recheck_listing_page(context: WorkContext) -> None:
     """The ``recheck_takedown`` handler: fetch the listing through the guard, decide whether it is gone.
 
-    Gone (404, 410, or no listing readable from the page) marks the case removed; still there records
+    Gone (404, 410, or no listing readable from the page of a marketplace we have an adapter for)
+    marks the case removed; still there records
     the check and looks again after :data:`hallmark.takedowns.RECHECK_DELAY_SECONDS`.
 
     Raises:

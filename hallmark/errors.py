@@ -85,6 +85,12 @@ class RateLimitedError(HallmarkError):
         self.retry_after = retry_after
 
 
+class RateLimitStoreUnavailableError(HallmarkError):
+    """The shared rate-limit store (e.g. Redis) cannot be reached; requests are refused until it is back."""
+
+    http_status = 503
+
+
 class ConfigurationError(HallmarkError):
     """A setting is invalid; raised at start-up, before anything is served."""
 
