@@ -17,6 +17,7 @@ __all__ = [
     "LocalFeatures",
     "Verification",
     "extract_features",
+    "ratio_test_matches",
     "verify",
 ]
 
@@ -35,8 +36,6 @@ RATIO = 0.8
 REPROJECTION_ERROR = 4.0
 #: Fewer tentative matches than this cannot support a homography worth reporting.
 MIN_MATCHES = 6
-
-_matcher = cv2.BFMatcher(cv2.NORM_L2)
 
 
 @dataclass(frozen=True)
@@ -149,6 +148,35 @@ def _hull_share(points: np.ndarray, width: int, height: int) -> float:
     return float(min(1.0, area / max(1.0, width * height)))
 
 
+def ratio_test_matches(query: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest-neighbour matches that pass Lowe's ratio test, in query order.
+
+    The same matches as OpenCV's brute-force ``knnMatch(k=2)`` with L2 distance, computed as one
+    matrix product: several times faster on a few hundred descriptors, where the per-match Python
+    objects of ``knnMatch`` cost more than the arithmetic.
+
+    Args:
+        query: ``(N, D)`` float32 descriptors of the query.
+        reference: ``(M, D)`` float32 descriptors of the reference, ``M >= 2``.
+
+    Returns:
+        ``(query_indices, reference_indices)`` of the kept matches.
+    """
+    # Squared L2 distances up to each query row's constant ||q||^2, which neither the ranking nor
+    # the ratio needs until the end.
+    partial = np.einsum("ij,ij->i", reference, reference)[None, :] - 2.0 * (query @ reference.T)
+    rows = np.arange(len(query))
+    nearest = partial.argmin(axis=1)
+    first_partial = partial[rows, nearest]
+    partial[rows, nearest] = np.inf
+    second_partial = partial.min(axis=1)
+    norms = np.einsum("ij,ij->i", query, query)
+    first = np.sqrt(np.maximum(first_partial + norms, 0.0))
+    second = np.sqrt(np.maximum(second_partial + norms, 0.0))
+    keep = np.flatnonzero(first < RATIO * second)
+    return keep, nearest[keep]
+
+
 def verify(query: LocalFeatures, reference: LocalFeatures) -> Verification:
     """Matches two photos' features and fits a homography with MAGSAC++.
 
@@ -161,16 +189,11 @@ def verify(query: LocalFeatures, reference: LocalFeatures) -> Verification:
     """
     if len(query) < 2 or len(reference) < 2:
         return Verification.none(mirrored=reference.mirrored)
-    pairs = _matcher.knnMatch(query.descriptors, reference.descriptors, k=2)
-    good = [
-        first
-        for first, second in (pair for pair in pairs if len(pair) == 2)
-        if first.distance < RATIO * second.distance
-    ]
-    if len(good) < MIN_MATCHES:
-        return Verification.none(len(good), reference.mirrored)
-    query_points = query.points[[match.queryIdx for match in good]]
-    reference_points = reference.points[[match.trainIdx for match in good]]
+    query_indices, reference_indices = ratio_test_matches(query.descriptors, reference.descriptors)
+    if len(query_indices) < MIN_MATCHES:
+        return Verification.none(len(query_indices), reference.mirrored)
+    query_points = query.points[query_indices]
+    reference_points = reference.points[reference_indices]
     # Fit in feature-scale pixels so that one reprojection threshold suits photos of any size; a
     # mirrored reference is fitted in its mirrored frame, where the mapping is a proper homography.
     fit_reference = reference_points * reference.scale
@@ -185,15 +208,15 @@ def verify(query: LocalFeatures, reference: LocalFeatures) -> Verification:
         confidence=0.999,
     )
     if homography is None or mask is None:
-        return Verification.none(len(good), reference.mirrored)
+        return Verification.none(len(query_indices), reference.mirrored)
     inlier = mask.ravel().astype(bool)
     count = int(inlier.sum())
     if count < 4:
-        return Verification.none(len(good), reference.mirrored)
+        return Verification.none(len(query_indices), reference.mirrored)
     return Verification(
-        matches=len(good),
+        matches=len(query_indices),
         inliers=count,
-        inlier_ratio=count / len(good),
+        inlier_ratio=count / len(query_indices),
         spread=_hull_share(reference_points[inlier], reference.width, reference.height),
         homography=homography,
         query_points=query_points[inlier],

@@ -57,21 +57,22 @@ def agreement(query: LocalFeatures, reference: LocalFeatures, homography: np.nda
     right = cv2.resize(warped, size, interpolation=cv2.INTER_AREA)
     mask = cv2.resize(covered, size, interpolation=cv2.INTER_NEAREST) > 0.5
     block = _GRID_SIDE // _BLOCKS
-    scores: list[float] = []
-    for row in range(_BLOCKS):
-        for column in range(_BLOCKS):
-            window = (slice(row * block, (row + 1) * block), slice(column * block, (column + 1) * block))
-            if mask[window].mean() < _MIN_COVERAGE:
-                continue
-            a = left[window].ravel()
-            b = right[window].ravel()
-            spread_a, spread_b = a.std(), b.std()
-            if spread_a < _FLAT_STD or spread_b < _FLAT_STD:
-                flat_match = spread_a < _FLAT_STD and spread_b < _FLAT_STD
-                close = abs(a.mean() - b.mean()) < _FLAT_BRIGHTNESS
-                scores.append(1.0 if flat_match and close else 0.0)
-                continue
-            scores.append(float(((a - a.mean()) * (b - b.mean())).mean() / (spread_a * spread_b)))
+
+    def blocks(grid: np.ndarray) -> np.ndarray:  # (_BLOCKS**2, block**2), row-major blocks
+        return grid.reshape(_BLOCKS, block, _BLOCKS, block).swapaxes(1, 2).reshape(_BLOCKS**2, -1)
+
+    covered_blocks = blocks(mask).mean(axis=1) >= _MIN_COVERAGE
+    a = blocks(left)[covered_blocks]
+    b = blocks(right)[covered_blocks]
+    mean_a, mean_b = a.mean(axis=1), b.mean(axis=1)
+    spread_a, spread_b = a.std(axis=1), b.std(axis=1)
+    flat_a, flat_b = spread_a < _FLAT_STD, spread_b < _FLAT_STD
+    flat = flat_a | flat_b
+    flat_agrees = flat_a & flat_b & (np.abs(mean_a - mean_b) < _FLAT_BRIGHTNESS)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        covariance = ((a - mean_a[:, None]) * (b - mean_b[:, None])).mean(axis=1)
+        correlation = covariance / (spread_a * spread_b)
+    scores = np.where(flat, flat_agrees.astype(np.float32), correlation)
     # Fewer than an eighth of the blocks overlapping is too little to call anything a copy.
     if len(scores) < _BLOCKS * _BLOCKS // 8:
         return 0.0

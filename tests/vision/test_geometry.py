@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from vision.decode import read_image
-from vision.geometry import extract_features, verify
+from vision.geometry import RATIO, extract_features, ratio_test_matches, verify
 
 DEMO = Path(__file__).resolve().parents[2] / "demo"
 
@@ -82,3 +82,19 @@ def test_large_photos_are_described_at_feature_scale(garment: np.ndarray) -> Non
     features = extract_features(large)
     assert max(features.gray.shape) <= 192
     assert features.points[:, 0].max() > garment.shape[1]  # positions stay in the large photo's pixels
+
+
+def test_ratio_test_matches_are_the_ones_opencvs_brute_force_matcher_keeps(
+    garment: np.ndarray, other_garment: np.ndarray
+) -> None:
+    query = extract_features(_crop_rotate_and_caption(garment))
+    brute_force = cv2.BFMatcher(cv2.NORM_L2)
+    for reference in (extract_features(garment), extract_features(other_garment)):
+        pairs = brute_force.knnMatch(query.descriptors, reference.descriptors, k=2)
+        expected = [
+            (first.queryIdx, first.trainIdx)
+            for first, second in pairs
+            if first.distance < RATIO * second.distance
+        ]
+        query_indices, reference_indices = ratio_test_matches(query.descriptors, reference.descriptors)
+        assert list(zip(query_indices.tolist(), reference_indices.tolist(), strict=True)) == expected
