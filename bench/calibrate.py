@@ -34,8 +34,9 @@ from index.matcher import Matcher
 from index.scoring import FEATURES, Evidence, ScoreModel, feature_vector, set_inlier_margins
 from index.service import open_catalog
 
-#: Verification during collection: every one of the top candidates, so gates can be chosen after.
-COLLECT_LIMIT = 8
+#: Verification during collection: every one of the top candidates, so gates can be chosen after;
+#: also the deepest the matcher goes for photos whose usual candidates all match weakly.
+COLLECT_LIMIT = 16
 #: Candidates the benchmark asks for per photo (``top_k`` of :func:`bench.run._run_checks`).
 TOP_K = 5
 PRECISION_TARGET = 0.97
