@@ -151,7 +151,7 @@ def _hull_share(points: np.ndarray, width: int, height: int) -> float:
 def ratio_test_matches(query: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Nearest-neighbour matches that pass Lowe's ratio test, in query order.
 
-    The same matches as OpenCV's brute-force ``knnMatch(k=2)`` with L2 distance, computed as one
+    The matches of OpenCV's brute-force ``knnMatch(k=2)`` with L2 distance (up to exact ties), as one
     matrix product: several times faster on a few hundred descriptors, where the per-match Python
     objects of ``knnMatch`` cost more than the arithmetic.
 
