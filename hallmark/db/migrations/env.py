@@ -19,10 +19,17 @@ def run_migrations() -> None:
             context.run_migrations()
         return
     engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
-    with engine.begin() as new_connection:
-        context.configure(connection=new_connection, target_metadata=target_metadata, render_as_batch=True)
-        with context.begin_transaction():
-            context.run_migrations()
+    try:
+        with engine.begin() as new_connection:
+            context.configure(
+                connection=new_connection, target_metadata=target_metadata, render_as_batch=True
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        # Close the pooled connection now; left to the garbage collector it is closed at a random
+        # later moment (a ResourceWarning on PostgreSQL).
+        engine.dispose()
 
 
 if context.is_offline_mode():
