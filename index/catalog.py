@@ -22,9 +22,20 @@ from models.export import model_fingerprint
 from models.runtime import Embedder
 from vision.decode import DecodedImage, decode_image, read_image
 from vision.phash import phash
+from vision.preprocess import blur_for_retrieval
 
 #: Rows decoded and embedded together; bounds memory on large catalogs.
 IMPORT_CHUNK = 256
+#: Each reference photo has two vectors in the index: its descriptor under its id, and the
+#: descriptor of a blurred copy (:func:`vision.preprocess.blur_for_retrieval`) under its id plus this.
+BLURRED_ID_OFFSET = 1 << 40
+
+
+def reference_id_of(vector_id: int) -> int:
+    """The reference photo an index vector belongs to."""
+    return vector_id - BLURRED_ID_OFFSET if vector_id >= BLURRED_ID_OFFSET else vector_id
+
+
 _EXTENSIONS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp"}
 
 
@@ -106,7 +117,8 @@ class Catalog:
         with self.database.session() as session:
             products = session.scalar(select(func.count()).select_from(Product)) or 0
             references = session.scalar(select(func.count()).select_from(ReferenceImage)) or 0
-        return CatalogStats(products=products, references=references, indexed=len(loaded.index))
+        indexed = int((loaded.index.ids() < BLURRED_ID_OFFSET).sum())
+        return CatalogStats(products=products, references=references, indexed=indexed)
 
     def load_index(self) -> LoadedIndex:
         """The index for the current catalog version: in memory, from disk, or rebuilt.
@@ -122,7 +134,7 @@ class Catalog:
                 return self._loaded
             references = self._reference_infos(session)
             on_disk = VectorIndex.load(self.index_path)
-            if on_disk is not None and on_disk[1] == wanted and len(on_disk[0]) == len(references):
+            if on_disk is not None and on_disk[1] == wanted and len(on_disk[0]) == 2 * len(references):
                 self._loaded = LoadedIndex(on_disk[0], wanted, references)
                 return self._loaded
             index = self._rebuild(session, fingerprint)
@@ -154,21 +166,36 @@ class Catalog:
         """Builds the index from the database, re-embedding descriptors of an older model."""
         index = VectorIndex(self.embedder.dim)
         stale = session.scalars(
-            select(ReferenceImage).where(ReferenceImage.model_fingerprint != fingerprint)
+            select(ReferenceImage).where(
+                (ReferenceImage.model_fingerprint != fingerprint)
+                | ReferenceImage.blurred_descriptor.is_(None)
+            )
         ).all()
         for start in range(0, len(stale), IMPORT_CHUNK):
             chunk = stale[start : start + IMPORT_CHUNK]
             images = [read_image(self.home / reference.stored_path).pixels for reference in chunk]
-            for reference, vector in zip(chunk, self.embedder.embed(images), strict=True):
+            vectors, blurred = self._descriptors(images)
+            for reference, vector, blurred_vector in zip(chunk, vectors, blurred, strict=True):
                 reference.descriptor = vector.tobytes()
+                reference.blurred_descriptor = blurred_vector.tobytes()
                 reference.model_fingerprint = fingerprint
         session.flush()
-        rows = session.execute(select(ReferenceImage.id, ReferenceImage.descriptor)).all()
+        rows = session.execute(
+            select(ReferenceImage.id, ReferenceImage.descriptor, ReferenceImage.blurred_descriptor)
+        ).all()
         if rows:
             ids = np.array([row[0] for row in rows], dtype=np.int64)
             vectors = np.stack([np.frombuffer(row[1], dtype=np.float32) for row in rows])
-            index.add(ids, vectors)
+            # Every row without one was filled in above.
+            blurred = np.stack([np.frombuffer(row[2] or b"", dtype=np.float32) for row in rows])
+            index.add(np.concatenate([ids, ids + BLURRED_ID_OFFSET]), np.concatenate([vectors, blurred]))
         return index
+
+    def _descriptors(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Descriptors of reference photos and of their blurred copies."""
+        return self.embedder.embed(images), self.embedder.embed(
+            [blur_for_retrieval(image) for image in images]
+        )
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -223,18 +250,26 @@ class Catalog:
                     continue
                 seen.add(key)
                 new.append((row, image, data))
-            vectors = self.embedder.embed([image.pixels for _, image, _ in new])
+            vectors, blurred = self._descriptors([image.pixels for _, image, _ in new])
             products: dict[str, Product] = {}
-            for (row, image, data), vector in zip(new, vectors, strict=True):
+            for (row, image, data), vector, blurred_vector in zip(new, vectors, blurred, strict=True):
                 product = products.get(row.product.sku) or self._upsert_product(session, row.product, report)
                 products[row.product.sku] = product
-                session.add(self._new_reference(product, image, data, str(row.image_path), vector))
+                session.add(
+                    self._new_reference(product, image, data, str(row.image_path), vector, blurred_vector)
+                )
                 report.references_added += 1
             if new:
                 self._bump_version(session)
 
     def _new_reference(
-        self, product: Product, image: DecodedImage, data: bytes, source: str, vector: np.ndarray
+        self,
+        product: Product,
+        image: DecodedImage,
+        data: bytes,
+        source: str,
+        vector: np.ndarray,
+        blurred_vector: np.ndarray,
     ) -> ReferenceImage:
         return ReferenceImage(
             product=product,
@@ -245,6 +280,7 @@ class Catalog:
             height=image.height,
             phash=to_signed64(phash(image.pixels)),
             descriptor=vector.astype(np.float32).tobytes(),
+            blurred_descriptor=blurred_vector.astype(np.float32).tobytes(),
             model_fingerprint=model_fingerprint(),
         )
 
@@ -314,9 +350,9 @@ class Catalog:
             if existing is not None:
                 product = self._upsert_product(session, fields, report)
                 return existing, False
-            vector = self.embedder.embed([image.pixels])[0]
+            vectors, blurred = self._descriptors([image.pixels])
             product = self._upsert_product(session, fields, report)
-            reference = self._new_reference(product, image, data, source, vector)
+            reference = self._new_reference(product, image, data, source, vectors[0], blurred[0])
             session.add(reference)
             self._bump_version(session)
             session.flush()

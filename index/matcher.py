@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from hallmark.errors import HallmarkError
-from index.catalog import Catalog, LoadedIndex, ReferenceInfo
+from index.catalog import Catalog, LoadedIndex, ReferenceInfo, reference_id_of
 from index.faiss_store import IndexStamp
 from index.reference_features import ReferenceFeatures
 from index.scoring import Evidence, ScoreModel, default_score_model, set_inlier_margins
@@ -33,9 +33,9 @@ from vision.photometric import agreement
 Verdict = Literal["copy", "product", "none"]
 MatchKind = Literal["copy", "product"]
 
-#: References retrieved per query region before grouping by product: enough that K distinct products
-#: remain when a catalog holds several photos per product.
-CANDIDATES_PER_QUERY = 50
+#: Index vectors retrieved per query region before grouping by product: enough that the shortlist's
+#: distinct products remain when a catalog holds several photos per product, each with two vectors.
+CANDIDATES_PER_QUERY = 64
 #: Below this many inliers an alignment is too weak to compare pixels on, and a mirrored copy is
 #: tried (an unmirrored copy almost always has many more).
 MIN_ALIGNMENT_INLIERS = 12
@@ -138,12 +138,17 @@ class Matcher:
     ) -> list[_Candidate]:
         """The best reference per product by region similarity, verified where it could flag."""
         # The whole frame is region 0; a reference outside its top list is at most that list's last.
-        whole_frame = dict(zip(ids[0].tolist(), similarities[0].tolist(), strict=True))
+        # A reference is as close as the nearer of its two vectors (the photo and its blurred copy);
+        # the lists are best first, so the first hit per reference is its best.
+        whole_frame: dict[int, float] = {}
+        for similarity, vector_id in zip(similarities[0].tolist(), ids[0].tolist(), strict=True):
+            whole_frame.setdefault(reference_id_of(vector_id), similarity)
         whole_floor = float(similarities[0][-1])
         best_region: dict[int, tuple[float, int]] = {}
         for region, (row_similarities, row_ids) in enumerate(zip(similarities, ids, strict=True)):
-            for similarity, reference_id in zip(row_similarities.tolist(), row_ids.tolist(), strict=True):
-                if reference_id < 0 or reference_id not in loaded.references:
+            for similarity, vector_id in zip(row_similarities.tolist(), row_ids.tolist(), strict=True):
+                reference_id = reference_id_of(vector_id)
+                if vector_id < 0 or reference_id not in loaded.references:
                     continue
                 if similarity > best_region.get(reference_id, (-np.inf, 0))[0]:
                     best_region[reference_id] = (similarity, region)

@@ -23,6 +23,22 @@ def resize_square(pixels: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(pixels, (size, size), interpolation=interpolation)
 
 
+#: Gaussian sigma of :func:`blur_for_retrieval`, in pixels per 224 pixels of the longer side.
+RETRIEVAL_BLUR_SIGMA = 2.0
+
+
+def blur_for_retrieval(pixels: np.ndarray) -> np.ndarray:
+    """A blurred copy of a reference photo, whose descriptor finds heavily blurred copies of it.
+
+    Blur is a common edit of stolen photos, and it moves a photo's descriptor far from its sharp
+    original (about as far as an unrelated photo); a second descriptor per reference from a blurred
+    copy meets it halfway. The sigma scales with the photo so that the blur is the same at the
+    model's input size whatever the photo's size.
+    """
+    sigma = RETRIEVAL_BLUR_SIGMA * max(pixels.shape[:2]) / 224
+    return cv2.GaussianBlur(pixels, (0, 0), sigma)
+
+
 def to_batch(
     images: Sequence[np.ndarray],
     size: int,

@@ -61,6 +61,9 @@ class ReferenceImage(Base):
     phash: Mapped[int] = mapped_column(BigInteger)
     #: float32 descriptor bytes; the FAISS index is always rebuildable from these.
     descriptor: Mapped[bytes] = mapped_column(LargeBinary)
+    #: float32 descriptor of a blurred copy of the photo (see :func:`vision.preprocess.blur_for_retrieval`);
+    #: None in rows written before it existed, filled in when the index is next rebuilt.
+    blurred_descriptor: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     model_fingerprint: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

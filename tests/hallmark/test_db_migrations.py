@@ -1,4 +1,4 @@
-"""Migration 0002 builds the case-queue tables on both databases, and comes back down cleanly."""
+"""Migrations build the tables on both databases, and come back down cleanly."""
 
 from __future__ import annotations
 
@@ -36,3 +36,16 @@ def test_migration_0002_downgrades_and_upgrades_again(database: Database) -> Non
     assert not CASE_QUEUE_TABLES & set(inspect(database.engine).get_table_names())
     command.upgrade(config, "head")
     assert set(inspect(database.engine).get_table_names()) >= CASE_QUEUE_TABLES
+
+
+def test_migration_0003_adds_the_blurred_descriptor_and_comes_back_down(database: Database) -> None:
+    config = alembic_config(database.url)
+
+    def columns() -> set[str]:
+        return {column["name"] for column in inspect(database.engine).get_columns("reference_images")}
+
+    assert "blurred_descriptor" in columns()
+    command.downgrade(config, "0002")
+    assert "blurred_descriptor" not in columns()
+    command.upgrade(config, "head")
+    assert "blurred_descriptor" in columns()

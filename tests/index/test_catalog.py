@@ -13,7 +13,7 @@ from sqlalchemy import select
 from hallmark.db import ReferenceImage
 from hallmark.errors import NotFoundError
 from hallmark.settings import Settings
-from index.catalog import Catalog
+from index.catalog import BLURRED_ID_OFFSET, Catalog
 from index.service import open_catalog
 
 DEMO_CATALOG = Path(__file__).resolve().parents[2] / "demo" / "catalog"
@@ -136,3 +136,35 @@ def test_reference_photos_are_kept_in_the_data_directory(tmp_path: Path, setting
     with catalog.database.session() as session:
         stored = session.scalars(select(ReferenceImage.stored_path)).all()
     assert all((settings.resolved_home / path).is_file() for path in stored)
+
+
+def test_every_reference_is_indexed_as_itself_and_as_a_blurred_copy(catalog: Catalog) -> None:
+    catalog.import_csv(DEMO_CATALOG / "catalog.csv")
+    ids = catalog.load_index().index.ids()
+    plain = sorted(int(vector_id) for vector_id in ids if vector_id < BLURRED_ID_OFFSET)
+    blurred = sorted(
+        int(vector_id) - BLURRED_ID_OFFSET for vector_id in ids if vector_id >= BLURRED_ID_OFFSET
+    )
+    assert plain == blurred and len(plain) == 14
+    assert catalog.stats().indexed == 14
+    with catalog.database.session() as session:
+        for reference in session.scalars(select(ReferenceImage)):
+            assert reference.blurred_descriptor is not None
+            sharp = np.frombuffer(reference.descriptor, dtype=np.float32)
+            soft = np.frombuffer(reference.blurred_descriptor, dtype=np.float32)
+            assert 0.5 < float(sharp @ soft) < 0.999  # the same photo, but not the same vector
+
+
+def test_references_from_before_the_blurred_descriptor_get_one_on_the_next_load(
+    settings: Settings, catalog: Catalog
+) -> None:
+    catalog.import_csv(DEMO_CATALOG / "catalog.csv")
+    with catalog.database.session() as session:
+        for reference in session.scalars(select(ReferenceImage)):
+            reference.blurred_descriptor = None
+    catalog.index_path.unlink()
+    fresh = Catalog(catalog.database, settings, catalog.embedder)
+    assert fresh.stats().indexed == 14
+    assert len(fresh.load_index().index) == 28
+    with catalog.database.session() as session:
+        assert all(r.blurred_descriptor is not None for r in session.scalars(select(ReferenceImage)))

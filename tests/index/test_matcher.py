@@ -126,3 +126,13 @@ def test_weakly_matched_photos_have_deeper_candidates_verified(catalog: Catalog)
     verified_deep = [m.evidence["verified"] for m in deep.check([image], top_k=5)[0].matches]
     assert sum(verified_shallow) <= 1
     assert sum(verified_deep) == min(3, len(verified_deep))
+
+
+def test_a_heavily_blurred_copy_still_finds_its_source_first(matcher: Matcher) -> None:
+    # Blurred this much, the copy's descriptor is nearer two other photos than its sharp source (0.39);
+    # the source's blurred vector in the index is what finds it.
+    reference = read_image(DEMO / "catalog" / "images" / "DA-006.jpg").pixels
+    blurred = cv2.GaussianBlur(reference, (0, 0), 5.0 * max(reference.shape[:2]) / 224)
+    best = _check(matcher, _encoded(blurred)).matches[0]
+    assert best.sku == "DA-006"
+    assert best.evidence["region_similarity"] > 0.65
