@@ -11,7 +11,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from local_services import free_port, service_unavailable
 
 from hallmark.db import Database, open_database
 from hallmark.settings import Settings
@@ -64,16 +64,10 @@ def _binaries() -> Path | None:
     return Path(pg_ctl).parent if pg_ctl else None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"PostgreSQL is required in CI (CI=true): {reason}")
-    pytest.skip(f"PostgreSQL tests skipped: {reason}")
+    service_unavailable(
+        f"PostgreSQL tests skipped: {reason}", f"PostgreSQL is required in CI (CI=true): {reason}"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -91,7 +85,7 @@ def postgres_server() -> Iterator[PostgresServer]:
         shutil.chown(folder, "postgres", "postgres")
         run_as = ["runuser", "-u", "postgres", "--"]
     data, log = folder / "data", folder / "server.log"
-    port = _free_port()
+    port = free_port()
     try:
         subprocess.run(
             [

@@ -18,17 +18,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from local_services import free_port, service_unavailable
 
 HALLMARK = str(Path(sys.executable).with_name("hallmark"))
 LIMIT = 5
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, seconds: float = 30) -> None:
@@ -82,15 +77,13 @@ def redis_binary() -> str:
         message = (
             "redis-server is not installed (apt-get install redis-server); the Redis rate-limit tests need it"
         )
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        service_unavailable(message, message)
     return binary
 
 
 @pytest.fixture(scope="module")
 def redis_server(redis_binary: str) -> Iterator[RedisServer]:
-    server = _start_redis(_free_port())
+    server = _start_redis(free_port())
     try:
         yield server
     finally:
@@ -134,7 +127,7 @@ def deploy(tmp_path: Path, model_cache: Path) -> Iterator[Callable[[str], Deploy
         key = created.stdout.strip().splitlines()[-1]
         bases = []
         for _ in range(2):
-            port = _free_port()
+            port = free_port()
             process = subprocess.Popen(
                 [HALLMARK, "serve", "--host", "127.0.0.1", "--port", str(port), "--no-preload"],
                 env=environment,
@@ -178,7 +171,7 @@ def test_with_memory_storage_each_process_counts_on_its_own_which_is_why_redis_i
 def test_when_redis_goes_away_requests_are_refused_with_503_and_served_again_when_it_is_back(
     deploy: Callable[[str], Deployment], redis_binary: str
 ) -> None:
-    redis = _start_redis(_free_port())
+    redis = _start_redis(free_port())
     try:
         deployment = deploy(redis.url)
         assert deployment.get(0).status_code == 200

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import re
-import socket
 
 import pytest
 from hallmark_cli import HallmarkRunner
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from local_services import free_port
 
 
 @pytest.mark.slow
 def test_the_demo_crawls_the_marketplace_and_opens_cases_for_copies(run_hallmark: HallmarkRunner) -> None:
-    port = str(_free_port())
+    port = str(free_port())
     done = run_hallmark("demo", "--no-serve", "--market-port", port, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from demo_market_server import DemoMarket, serve_demo_market  # noqa: E402
+from local_services import service_unavailable  # noqa: E402
 
 from crawlers.demo_market.data import DEFAULT_DATA_DIR  # noqa: E402
 
@@ -47,6 +47,7 @@ def chromium_or_skip() -> str:
     for name in ("chromium", "chromium-browser", "google-chrome"):
         if path := shutil.which(name):
             return path
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail("CI=true but no Chromium is installed; the JavaScript storefront must be tested")
-    pytest.skip("no Chromium on this machine (/usr/bin/chromium)")
+    service_unavailable(
+        "no Chromium on this machine (/usr/bin/chromium)",
+        "CI=true but no Chromium is installed; the JavaScript storefront must be tested",
+    )
