@@ -31,9 +31,9 @@ IMPORT_CHUNK = 256
 BLURRED_ID_OFFSET = 1 << 40
 
 
-def reference_id_of(vector_id: int) -> int:
-    """The reference photo an index vector belongs to."""
-    return vector_id - BLURRED_ID_OFFSET if vector_id >= BLURRED_ID_OFFSET else vector_id
+def reference_ids_of(vector_ids: np.ndarray) -> np.ndarray:
+    """The reference photo each index vector belongs to (-1, FAISS's "no result", stays -1)."""
+    return np.where(vector_ids >= BLURRED_ID_OFFSET, vector_ids - BLURRED_ID_OFFSET, vector_ids)
 
 
 _EXTENSIONS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp"}

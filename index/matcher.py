@@ -15,13 +15,13 @@ Three stages, each spent only where the one before leaves a question open:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 import numpy as np
 
 from hallmark.errors import HallmarkError
-from index.catalog import Catalog, LoadedIndex, ReferenceInfo, reference_id_of
+from index.catalog import Catalog, LoadedIndex, ReferenceInfo, reference_ids_of
 from index.faiss_store import IndexStamp
 from index.reference_features import ReferenceFeatures
 from index.scoring import Evidence, ScoreModel, default_score_model, set_inlier_margins
@@ -137,35 +137,39 @@ class Matcher:
         image: DecodedImage,
     ) -> list[_Candidate]:
         """The best reference per product by region similarity, verified where it could flag."""
+        # A reference is as close as the nearer of its two vectors (the photo and its blurred copy).
+        reference_ids = reference_ids_of(ids)
         # The whole frame is region 0; a reference outside its top list is at most that list's last.
-        # A reference is as close as the nearer of its two vectors (the photo and its blurred copy);
-        # the lists are best first, so the first hit per reference is its best.
         whole_frame: dict[int, float] = {}
-        for similarity, vector_id in zip(similarities[0].tolist(), ids[0].tolist(), strict=True):
-            whole_frame.setdefault(reference_id_of(vector_id), similarity)
+        for similarity, reference_id in zip(similarities[0].tolist(), reference_ids[0].tolist(), strict=True):
+            whole_frame.setdefault(reference_id, similarity)  # best first: the first hit is the best
         whole_floor = float(similarities[0][-1])
-        best_region: dict[int, tuple[float, int]] = {}
-        for region, (row_similarities, row_ids) in enumerate(zip(similarities, ids, strict=True)):
-            for similarity, vector_id in zip(row_similarities.tolist(), row_ids.tolist(), strict=True):
-                reference_id = reference_id_of(vector_id)
-                if vector_id < 0 or reference_id not in loaded.references:
-                    continue
-                if similarity > best_region.get(reference_id, (-np.inf, 0))[0]:
-                    best_region[reference_id] = (similarity, region)
-        per_product: dict[int, _Candidate] = {}
-        for reference_id, (similarity, region) in sorted(
-            best_region.items(), key=lambda item: item[1][0], reverse=True
-        ):
-            reference = loaded.references[reference_id]
-            if reference.product_id in per_product:
-                continue
-            whole = whole_frame.get(reference_id, whole_floor)
-            per_product[reference.product_id] = _Candidate(reference, whole, similarity, region)
-        ranked = list(per_product.values())
-        # Verification can lift a lower-ranked product above the top K, so look a little deeper;
-        # deeper still (up to the weak limit) when the usual candidates all match weakly.
+        # Each reference's best region: all hits best first (stable, so ties keep the lower region),
+        # then each reference's first hit.
+        flat_similarities = similarities.ravel()
+        flat_references = reference_ids.ravel()
+        order = np.argsort(-flat_similarities, kind="stable")
+        order = order[ids.ravel()[order] >= 0]
+        _, first = np.unique(flat_references[order], return_index=True)
+        best_hits = order[np.sort(first)]
         model = self.calibration
-        shortlist = ranked[: model.shortlist_size(top_k)]
+        wanted = model.shortlist_size(top_k)
+        per_product: dict[int, _Candidate] = {}
+        per_region = similarities.shape[1]
+        for hit in best_hits.tolist():
+            reference = loaded.references.get(int(flat_references[hit]))
+            if reference is None or reference.product_id in per_product:
+                continue
+            whole = whole_frame.get(reference.reference_id, whole_floor)
+            region = hit // per_region
+            per_product[reference.product_id] = _Candidate(
+                reference, whole, float(flat_similarities[hit]), region
+            )
+            if len(per_product) == wanted:
+                break
+        # Verification can lift a lower-ranked product above the top K, so the shortlist is a little
+        # deeper; deeper still (up to the weak limit) when the usual candidates all match weakly.
+        shortlist = list(per_product.values())
         usual = max(top_k, model.verify_limit)
         extended = self._verify(image, shortlist)
         return shortlist if extended else shortlist[:usual]
@@ -279,7 +283,9 @@ def _keypoint_pairs(found: Verification) -> list[list[float]]:
 
 
 def _evidence_json(evidence: Evidence) -> dict[str, Any]:
-    payload = asdict(evidence)
+    # Field by field rather than dataclasses.asdict, whose deep copy of the keypoint lists cost
+    # more per photo than the search.
+    payload = {item.name: getattr(evidence, item.name) for item in fields(evidence)}
     payload["decided_by"] = (
         "geometry and pixels"
         if evidence.agreement > 0

@@ -53,6 +53,7 @@ class Embedder:
                 if self._settings.inference_threads:
                     options.intra_op_num_threads = self._settings.inference_threads
                 options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 try:
                     self._session = ort.InferenceSession(
                         str(path), options, providers=["CPUExecutionProvider"]

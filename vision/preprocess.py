@@ -54,9 +54,9 @@ def to_batch(
         std: Per-channel standard deviation, in 0..1 units.
     """
     batch = np.empty((len(images), 3, size, size), dtype=np.float32)
-    scale = np.asarray(std, dtype=np.float32).reshape(3, 1, 1) * 255.0
-    offset = np.asarray(mean, dtype=np.float32).reshape(3, 1, 1) * 255.0
     for row, pixels in enumerate(images):
-        square = resize_square(pixels, size)
-        batch[row] = (square.transpose(2, 0, 1).astype(np.float32) - offset) / scale
+        batch[row] = resize_square(pixels, size).transpose(2, 0, 1)
+    # Normalised in place, once for the whole batch: no temporary arrays per image.
+    batch -= np.asarray(mean, dtype=np.float32).reshape(3, 1, 1) * 255.0
+    batch /= np.asarray(std, dtype=np.float32).reshape(3, 1, 1) * 255.0
     return batch
