@@ -6,12 +6,13 @@ It checks every query and distractor of both sets with verification forced on th
 keeps the evidence (reusable with ``--reuse``), and then, from the calibration half only (see
 :mod:`bench.splits`):
 
-- fits the logistic model of :mod:`index.scoring` (maximum likelihood, so its output is a probability),
-  with the verification gates applied as they will be at run time;
+- fits the score trees of :mod:`index.scoring` (gradient boosting on the log-loss, so the output is
+  a probability; monotonic constraints), with the verification gates applied as at run time;
 - sets the verification gates from where true pairs lie;
 - sets the copy rule between reused photos (copy-detection) and product photos (product-match);
 - sets the operating threshold as the lowest probability with flag precision >= 0.97 and at most
-  0.5 % of no-match queries and distractors flagged.
+  0.5 % of no-match queries and distractors flagged, on out-of-fold scores: trees score the photos
+  they were fitted on too well, and a threshold chosen on those would flag too much elsewhere.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import argparse
 import json
 import sys
 import tempfile
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,14 @@ from bench.splits import in_calibration_split
 from hallmark.settings import Settings
 from index.checking import check_paths
 from index.matcher import Matcher
-from index.scoring import FEATURES, Evidence, ScoreModel, feature_vector, set_inlier_margins
+from index.scoring import (
+    MONOTONIC,
+    BoostedTrees,
+    Evidence,
+    ScoreModel,
+    feature_vector,
+    set_inlier_margins,
+)
 from index.service import open_catalog
 
 #: Verification during collection: every one of the top candidates, so gates can be chosen after;
@@ -41,6 +49,12 @@ COLLECT_LIMIT = 16
 TOP_K = 5
 PRECISION_TARGET = 0.97
 FALSE_FLAG_TARGET = 0.005
+#: The boosting: shallow trees (interactions of up to three inputs), a slow learning rate, and
+#: enough rounds for it; the out-of-fold threshold uses this many folds, split by query.
+TREE_DEPTH = 3
+TREE_ROUNDS = 200
+LEARNING_RATE = 0.05
+FOLDS = 5
 
 
 def collect(
@@ -48,8 +62,7 @@ def collect(
 ) -> list[dict[str, Any]]:
     """Every query's and distractor's candidates with their full evidence."""
     collecting = ScoreModel(
-        weights=(0.0,) * len(FEATURES),
-        bias=0.0,
+        trees=BoostedTrees.constant(),
         threshold=1.0,
         copy_agreement=1.0,
         copy_min_inliers=0,
@@ -157,19 +170,60 @@ def weak_inliers(rows: list[dict[str, Any]], model: ScoreModel) -> int:
     return 200
 
 
-def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 1e-3) -> tuple[np.ndarray, float]:
-    """Maximum-likelihood logistic regression (Newton's method, a little L2 for stability)."""
-    design = np.hstack([features, np.ones((len(features), 1))])
-    weights = np.zeros(design.shape[1])
-    for _ in range(50):
-        probability = 1.0 / (1.0 + np.exp(-np.clip(design @ weights, -50, 50)))
-        gradient = design.T @ (probability - labels) + l2 * np.r_[weights[:-1], 0.0]
-        hessian = (design * (probability * (1 - probability))[:, None]).T @ design + l2 * np.eye(len(weights))
-        step = np.linalg.solve(hessian, gradient)
-        weights -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return weights[:-1], float(weights[-1])
+def _boosting() -> Any:
+    # scikit-learn is a development dependency: only fitting needs it, the shipped trees do not.
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(
+        max_depth=TREE_DEPTH,
+        max_iter=TREE_ROUNDS,
+        learning_rate=LEARNING_RATE,
+        l2_regularization=1.0,
+        early_stopping=False,
+        monotonic_cst=list(MONOTONIC),
+        random_state=0,
+    )
+
+
+def export_trees(fitted: Any) -> BoostedTrees:
+    """The trees of a fitted binary ``HistGradientBoostingClassifier`` as :class:`BoostedTrees`."""
+    trees = []
+    for (predictor,) in fitted._predictors:
+        trees.append(
+            [
+                [-1, 0.0, -1, -1, float(node["value"])]
+                if node["is_leaf"]
+                else [
+                    int(node["feature_idx"]),
+                    float(node["num_threshold"]),
+                    int(node["left"]),
+                    int(node["right"]),
+                    0.0,
+                ]
+                for node in predictor.nodes
+            ]
+        )
+    baseline = float(np.asarray(fitted._baseline_prediction).ravel()[0])
+    return BoostedTrees.from_json({"baseline": baseline, "trees": trees})
+
+
+def fit_trees(
+    features: np.ndarray, labels: np.ndarray, groups: np.ndarray
+) -> tuple[BoostedTrees, np.ndarray]:
+    """Fits the score trees; returns them and out-of-fold probabilities for every row.
+
+    Args:
+        features: ``(rows, len(FEATURES))`` inputs, one row per candidate.
+        labels: 1 for a true pair, else 0.
+        groups: The query of each row: a query's candidates stay in one fold.
+    """
+    from sklearn.model_selection import GroupKFold
+
+    out_of_fold = np.zeros(len(labels))
+    for fitting, held in GroupKFold(FOLDS).split(features, labels, groups):
+        fold = _boosting().fit(features[fitting], labels[fitting])
+        out_of_fold[held] = fold.predict_proba(features[held])[:, 1]
+    return export_trees(_boosting().fit(features, labels)), out_of_fold
 
 
 def choose_threshold(scored: list[tuple[dict[str, Any], float, str | None]]) -> float:
@@ -227,26 +281,38 @@ def fit(rows: list[dict[str, Any]], base: ScoreModel) -> ScoreModel:
     # previous calibration's extension.
     usual_only = replace(model, verify_limit_weak=0)
     model = replace(model, weak_inliers=weak_inliers(train, usual_only), verify_limit_weak=COLLECT_LIMIT)
-    features, labels = [], []
+    features, labels, groups = [], [], []
     for row, evidences in gated(train, model):
         for candidate, evidence in zip(row["candidates"], evidences, strict=True):
             features.append(feature_vector(evidence, model.copy_agreement))
             labels.append(float(candidate["sku"] == row["truth"]))
-    weights, bias = fit_logistic(np.array(features), np.array(labels))
-    model = replace(model, weights=tuple(float(w) for w in weights), bias=bias)
-    model = replace(model, threshold=choose_threshold(score_rows(train, model)))
-    return model
+            groups.append(f"{row['set']}/{row['query']}")
+    trees, out_of_fold = fit_trees(np.array(features), np.array(labels), np.array(groups))
+    model = replace(model, trees=trees)
+    return replace(model, threshold=choose_threshold(score_rows(train, model, out_of_fold)))
 
 
 def score_rows(
-    rows: list[dict[str, Any]], model: ScoreModel
+    rows: list[dict[str, Any]], model: ScoreModel, probabilities: np.ndarray | None = None
 ) -> list[tuple[dict[str, Any], float, str | None]]:
-    """Each query's best score and best candidate under ``model``."""
+    """Each query's best score and best candidate under ``model``.
+
+    Args:
+        rows: Collected evidence.
+        model: The gates and, unless ``probabilities`` is given, the scores.
+        probabilities: One score per candidate in the order :func:`gated` yields them (out-of-fold
+            scores, for the threshold).
+    """
     scored = []
+    position = 0
     for row, evidences in gated(rows, model):
+        if probabilities is None:
+            scores = model.probabilities(evidences)
+        else:
+            scores = probabilities[position : position + len(evidences)]
+            position += len(evidences)
         best, best_sku = 0.0, None
-        for candidate, evidence in zip(row["candidates"], evidences, strict=True):
-            probability = model.probability(evidence)
+        for candidate, probability in zip(row["candidates"], scores.tolist(), strict=True):
             if probability > best:
                 best, best_sku = probability, candidate["sku"]
         scored.append((row, best, best_sku))
@@ -279,9 +345,21 @@ def main(argv: list[str] | None = None) -> int:
         fitted_on="calibration half (bench/splits.py) of ../shared/data copy-detection and "
         "product-match queries and distractors",
     )
-    args.out.write_text(json.dumps(model.to_json(), indent=2) + "\n")
-    print(json.dumps(asdict(model)))
+    args.out.write_text(calibration_text(model))
+    summary = model.to_json()
+    summary["score_trees"] = f"{len(model.trees.roots)} trees, {len(model.trees.feature)} nodes"
+    print(json.dumps(summary))
     return 0
+
+
+def calibration_text(model: ScoreModel) -> str:
+    """``calibration.json`` as written: indented, except one line per tree (diffs stay readable)."""
+    payload = model.to_json()
+    trees = payload["score_trees"]["trees"]
+    payload["score_trees"]["trees"] = []
+    text = json.dumps(payload, indent=2)
+    rendered = ",\n".join("      " + json.dumps(tree, separators=(",", ":")) for tree in trees)
+    return text.replace('"trees": []', '"trees": [\n' + rendered + "\n    ]") + "\n"
 
 
 if __name__ == "__main__":

@@ -238,12 +238,13 @@ class Matcher:
 
     def _result(self, candidates: list[_Candidate], top_k: int) -> CheckResult:
         model = self.calibration
-        set_inlier_margins([candidate.evidence for candidate in candidates if candidate.evidence is not None])
+        evidences = [candidate.evidence for candidate in candidates if candidate.evidence is not None]
+        assert len(evidences) == len(candidates)  # _verify gives every candidate its evidence
+        set_inlier_margins(evidences)
         matches = []
-        for candidate in candidates:
-            evidence = candidate.evidence
-            assert evidence is not None  # _verify gives every candidate its evidence
-            score = model.probability(evidence)
+        for candidate, evidence, score in zip(
+            candidates, evidences, model.probabilities(evidences).tolist(), strict=True
+        ):
             kind: MatchKind = "copy" if model.is_copy(evidence) else "product"
             matches.append(
                 Match(
@@ -279,7 +280,8 @@ def _embedding_evidence(candidate: _Candidate, image: DecodedImage) -> Evidence:
 
 def _keypoint_pairs(found: Verification) -> list[list[float]]:
     pairs = np.concatenate([found.query_points, found.reference_points], axis=1)[:REPORTED_KEYPOINTS]
-    return [[round(float(value), 1) for value in pair] for pair in pairs]
+    rounded: list[list[float]] = np.round(pairs.astype(np.float64), 1).tolist()
+    return rounded
 
 
 def _evidence_json(evidence: Evidence) -> dict[str, Any]:

@@ -1,10 +1,12 @@
 """From a candidate's evidence to one calibrated score, and from the evidence to its kind.
 
 The score is the probability that the candidate is a true match (the listing reuses the reference
-photo, or shows its product), from a logistic model over the evidence the matcher gathers: embedding
-similarity of the whole frame and of its best region, and, when the candidate was verified, the
-geometric inliers, their ratio and spread and the photometric agreement after alignment. The model
-and the operating threshold are fitted by ``bench/calibrate.py`` on one half of the development
+photo, or shows its product), from gradient-boosted trees over the evidence the matcher gathers:
+embedding similarity of the whole frame and of its best region, and, when the candidate was
+verified, the tentative matches, geometric inliers, their ratio and spread, the lead over the other
+candidates and the photometric agreement after alignment. The trees are fitted with monotonic
+constraints (:data:`MONOTONIC`), so more inliers or a closer embedding never lower a score. The
+trees and the operating threshold are fitted by ``bench/calibrate.py`` on one half of the development
 queries and distractors and shipped as ``index/calibration.json``; the other half measures them.
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,8 @@ import numpy as np
 __all__ = [
     "CALIBRATION_FILE",
     "FEATURES",
+    "MONOTONIC",
+    "BoostedTrees",
     "Evidence",
     "ScoreModel",
     "default_score_model",
@@ -32,7 +36,7 @@ __all__ = [
 
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
 
-#: The inputs of the logistic model, in order (see :func:`feature_vector`).
+#: The inputs of the score model, in order (see :func:`feature_vector`).
 FEATURES = (
     "similarity",
     "region_similarity",
@@ -43,7 +47,14 @@ FEATURES = (
     "copy_evidence",
     "product_margin_gain",
     "product_margin_loss",
+    "verified",
+    "matches",
 )
+#: How each input may move the score, as constraints of the fit: 1 never lowers it, 0 either way.
+#: The closer embedding, the more inliers, the copy evidence and the lead over other candidates only
+#: ever count for a match; the rest (ratios, coverage, the whole frame beside its best region) may
+#: count either way, as a shared background or a lone logo shows.
+MONOTONIC = (0, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0)
 
 
 @dataclass
@@ -94,7 +105,7 @@ def set_inlier_margins(evidences: Sequence[Evidence]) -> None:
 
 
 def feature_vector(evidence: Evidence, copy_agreement: float = 1.0) -> np.ndarray:
-    """The logistic model's inputs for one candidate, in the order of :data:`FEATURES`.
+    """The score model's inputs for one candidate, in the order of :data:`FEATURES`.
 
     ``copy_evidence`` lets many inliers count for a copy only when the aligned pixels also agree:
     a shared carpet or shelf gives inliers without agreement, a reused photo gives both.
@@ -123,18 +134,129 @@ def feature_vector(evidence: Evidence, copy_agreement: float = 1.0) -> np.ndarra
             log_inliers * agreement,
             max(0.0, margin) * product_share,
             min(0.0, margin) * product_share,
+            float(evidence.verified),
+            float(evidence.matches),
         ],
         dtype=np.float64,
     )
 
 
 @dataclass(frozen=True)
-class ScoreModel:
-    """The shipped scoring: logistic weights, operating threshold and the copy rule.
+class BoostedTrees:
+    """Gradient-boosted regression trees for a log-odds, all trees in one flat node table.
+
+    A node with ``feature`` -1 is a leaf; otherwise an input at most ``threshold`` goes to ``left``,
+    a larger one to ``right``. The log-odds is ``baseline`` plus the ``value`` of the leaf each tree
+    sends the input to.
 
     Attributes:
-        weights: One weight per entry of :data:`FEATURES`.
-        bias: The logistic model's intercept.
+        baseline: The log-odds before any tree.
+        roots: ``(trees,)`` the node each tree starts at.
+        feature: ``(nodes,)`` input index tested at each node, -1 at leaves.
+        threshold: ``(nodes,)`` split value.
+        left: ``(nodes,)`` next node when the input is at most the threshold.
+        right: ``(nodes,)`` next node otherwise.
+        value: ``(nodes,)`` contribution of a leaf (0 elsewhere).
+    """
+
+    baseline: float
+    roots: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray
+    #: Splits on the longest path from a root to a leaf (computed once).
+    depth: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        deepest, level = 0, self.roots
+        while True:
+            inner = level[self.feature[level] >= 0]
+            if not len(inner):
+                break
+            deepest += 1
+            level = np.concatenate([self.left[inner], self.right[inner]])
+        object.__setattr__(self, "depth", deepest)  # a frozen dataclass sets derived fields so
+
+    @classmethod
+    def constant(cls, log_odds: float = 0.0) -> BoostedTrees:
+        """One leaf: the same score for every candidate (used while collecting evidence)."""
+        return cls.from_json({"baseline": log_odds, "trees": [[[-1, 0.0, -1, -1, 0.0]]]})
+
+    @classmethod
+    def from_json(cls, payload: dict[str, Any]) -> BoostedTrees:
+        """Reads ``{"baseline": b, "trees": [[[feature, threshold, left, right, value], ...], ...]}``.
+
+        Node indices inside a tree are local to it; they are offset into one table here.
+        """
+        roots: list[int] = []
+        rows: list[tuple[int, float, int, int, float]] = []
+        for tree in payload["trees"]:
+            offset = len(rows)
+            roots.append(offset)
+            for feature, threshold, left, right, value in tree:
+                leaf = int(feature) < 0
+                rows.append(
+                    (
+                        int(feature),
+                        float(threshold),
+                        offset + (0 if leaf else int(left)),
+                        offset + (0 if leaf else int(right)),
+                        float(value),
+                    )
+                )
+        if not roots:
+            raise ValueError("the score model has no trees")
+        table = np.array(rows, dtype=np.float64)
+        return cls(
+            baseline=float(payload["baseline"]),
+            roots=np.array(roots, dtype=np.int64),
+            feature=table[:, 0].astype(np.int64),
+            threshold=table[:, 1],
+            left=table[:, 2].astype(np.int64),
+            right=table[:, 3].astype(np.int64),
+            value=table[:, 4],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The inverse of :meth:`from_json` (tree-local node indices)."""
+        ends = list(self.roots[1:]) + [len(self.feature)]
+        trees = []
+        for start, end in zip(self.roots.tolist(), ends, strict=True):
+            nodes = []
+            for node in range(start, end):
+                leaf = self.feature[node] < 0
+                nodes.append(
+                    [
+                        int(self.feature[node]),
+                        0.0 if leaf else float(self.threshold[node]),
+                        -1 if leaf else int(self.left[node]) - start,
+                        -1 if leaf else int(self.right[node]) - start,
+                        round(float(self.value[node]), 8) if leaf else 0.0,
+                    ]
+                )
+            trees.append(nodes)
+        return {"baseline": round(self.baseline, 8), "trees": trees}
+
+    def log_odds(self, features: np.ndarray) -> np.ndarray:
+        """Log-odds of ``(n, inputs)`` feature rows, every tree at once (one step per level)."""
+        rows = np.arange(len(features))[:, None]
+        node = np.tile(self.roots, (len(features), 1))
+        for _ in range(self.depth):
+            tested = self.feature[node]
+            leaf = tested < 0
+            goes_left = features[rows, np.where(leaf, 0, tested)] <= self.threshold[node]
+            node = np.where(leaf, node, np.where(goes_left, self.left[node], self.right[node]))
+        return self.baseline + self.value[node].sum(axis=1)
+
+
+@dataclass(frozen=True)
+class ScoreModel:
+    """The shipped scoring: the score trees, operating threshold, copy rule and verification gates.
+
+    Attributes:
+        trees: The score model over :data:`FEATURES` (log-odds of a true match).
         threshold: Operating threshold on the probability: a listing is flagged at or above it.
         copy_agreement: A verified candidate is a ``copy`` (the listing reuses this photo) when the
             aligned pixels agree at least this much; otherwise it is a ``product`` match.
@@ -152,8 +274,7 @@ class ScoreModel:
         fitted_on: A description of the data the parameters were fitted on.
     """
 
-    weights: tuple[float, ...]
-    bias: float
+    trees: BoostedTrees
     threshold: float
     copy_agreement: float
     copy_min_inliers: int
@@ -175,8 +296,7 @@ class ScoreModel:
         if tuple(payload["features"]) != FEATURES:
             raise ValueError(f"{path} was fitted for features {payload['features']}, not {FEATURES}")
         return cls(
-            weights=tuple(float(weight) for weight in payload["weights"]),
-            bias=float(payload["bias"]),
+            trees=BoostedTrees.from_json(payload["score_trees"]),
             threshold=float(payload["threshold"]),
             copy_agreement=float(payload["copy_agreement"]),
             copy_min_inliers=int(payload["copy_min_inliers"]),
@@ -192,8 +312,6 @@ class ScoreModel:
         """The parameters as ``calibration.json`` stores them."""
         return {
             "features": list(FEATURES),
-            "weights": [round(weight, 6) for weight in self.weights],
-            "bias": round(self.bias, 6),
             "threshold": self.threshold,
             "copy_agreement": self.copy_agreement,
             "copy_min_inliers": self.copy_min_inliers,
@@ -203,12 +321,19 @@ class ScoreModel:
             "weak_inliers": self.weak_inliers,
             "verify_limit_weak": self.verify_limit_weak,
             "fitted_on": self.fitted_on,
+            "score_trees": self.trees.to_json(),
         }
 
     def probability(self, evidence: Evidence) -> float:
         """Calibrated probability that the candidate is a true match."""
-        logit = float(np.dot(self.weights, feature_vector(evidence, self.copy_agreement))) + self.bias
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
+        return float(self.probabilities([evidence])[0])
+
+    def probabilities(self, evidences: Sequence[Evidence]) -> np.ndarray:
+        """:meth:`probability` of several candidates at once (one pass through the trees)."""
+        if not evidences:
+            return np.zeros(0)
+        features = np.stack([feature_vector(evidence, self.copy_agreement) for evidence in evidences])
+        return 1.0 / (1.0 + np.exp(-np.clip(self.trees.log_odds(features), -50.0, 50.0)))
 
     def is_copy(self, evidence: Evidence) -> bool:
         """Whether the evidence says the listing reuses this very photo (rather than shows the product)."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from index.scoring import (
     CALIBRATION_FILE,
     FEATURES,
+    MONOTONIC,
+    BoostedTrees,
     Evidence,
     ScoreModel,
     default_score_model,
@@ -34,7 +37,9 @@ def _evidence(similarity: float = 0.6, inliers: int = 0, agreement: float = 0.0)
 
 def test_the_shipped_calibration_loads_and_names_its_data() -> None:
     model = default_score_model()
-    assert len(model.weights) == len(FEATURES)
+    assert len(MONOTONIC) == len(FEATURES)
+    assert len(model.trees.roots) > 1
+    assert model.trees.feature.max() < len(FEATURES)
     assert 0.0 < model.threshold < 1.0
     assert "calibration half" in model.fitted_on
 
@@ -47,8 +52,56 @@ def test_scores_are_probabilities() -> None:
 
 def test_more_inliers_never_lower_the_score() -> None:
     model = default_score_model()
-    scores = [model.probability(_evidence(0.6, inliers, 0.95)) for inliers in (0, 5, 12, 30, 100, 300)]
-    assert scores == sorted(scores)
+    for agreement in (0.0, 0.3, 0.95):
+        scores = [model.probability(_evidence(0.6, inliers, agreement)) for inliers in (5, 12, 30, 100, 300)]
+        assert scores == sorted(scores)
+
+
+def test_a_closer_embedding_never_lowers_the_score() -> None:
+    model = default_score_model()
+    for inliers in (0, 20):
+        scores = []
+        for region_similarity in (0.3, 0.5, 0.7, 0.9):
+            evidence = _evidence(0.5, inliers)
+            evidence.region_similarity = region_similarity
+            scores.append(model.probability(evidence))
+        assert scores == sorted(scores)
+
+
+def test_scoring_candidates_together_gives_each_its_own_score() -> None:
+    model = default_score_model()
+    evidences = [_evidence(0.4), _evidence(0.7, 150, 0.97), _evidence(0.6, 30, 0.1)]
+    together = model.probabilities(evidences)
+    assert together.tolist() == pytest.approx([model.probability(evidence) for evidence in evidences])
+    assert model.probabilities([]).shape == (0,)
+
+
+def test_trees_follow_each_split_to_its_leaf() -> None:
+    # Two stumps on input 0 (split at 0.5) and input 1 (split at 2.0), log-odds baseline -1.
+    trees = BoostedTrees.from_json(
+        {
+            "baseline": -1.0,
+            "trees": [
+                [[0, 0.5, 1, 2, 0.0], [-1, 0.0, -1, -1, -0.5], [-1, 0.0, -1, -1, 1.0]],
+                [[1, 2.0, 1, 2, 0.0], [-1, 0.0, -1, -1, 0.25], [-1, 0.0, -1, -1, 2.0]],
+            ],
+        }
+    )
+    rows = np.array([[0.5, 2.0], [0.6, 2.0], [0.0, 3.0], [1.0, 9.0]])
+    assert trees.log_odds(rows).tolist() == pytest.approx([-1.25, 0.25, 0.5, 2.0])
+    assert trees.depth == 1
+    assert BoostedTrees.from_json(trees.to_json()).log_odds(rows).tolist() == pytest.approx(
+        trees.log_odds(rows).tolist()
+    )
+
+
+def test_a_calibration_without_trees_is_refused(tmp_path: Path) -> None:
+    payload = json.loads(CALIBRATION_FILE.read_text())
+    payload["score_trees"]["trees"] = []
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps(payload))
+    with pytest.raises(ValueError, match="no trees"):
+        ScoreModel.load(path)
 
 
 def test_a_verified_aligned_copy_flags_and_a_lone_similarity_does_not() -> None:
@@ -95,9 +148,10 @@ def test_the_margin_counts_for_product_evidence_only() -> None:
 
 def test_a_clear_lead_over_sibling_products_scores_higher() -> None:
     model = default_score_model()
-    leading, tied = _evidence(0.6, 30, 0.1), _evidence(0.6, 30, 0.1)
-    leading.inlier_margin, tied.inlier_margin = 1.5, 0.0
-    assert model.probability(leading) > model.probability(tied)
+    leading, tied, trailing = _evidence(0.6, 30, 0.1), _evidence(0.6, 30, 0.1), _evidence(0.6, 30, 0.1)
+    leading.inlier_margin, tied.inlier_margin, trailing.inlier_margin = 1.5, 0.0, -1.5
+    assert model.probability(leading) > model.probability(trailing)
+    assert model.probability(leading) >= model.probability(tied) >= model.probability(trailing)
 
 
 def test_a_calibration_without_the_weak_match_limit_never_verifies_deeper(tmp_path: Path) -> None:
