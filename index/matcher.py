@@ -8,7 +8,7 @@ Three stages, each spent only where the one before leaves a question open:
 2. Verification. The best few candidate products that come close enough are checked with local
    features (RootSIFT, ratio test, MAGSAC++ homography), against the reference and its mirror image;
    an alignment with enough inliers is then checked pixel by pixel (:mod:`vision.photometric`).
-3. Scoring. Gradient-boosted trees over this evidence gives a calibrated probability, so one threshold
+3. Scoring. Gradient-boosted trees over this evidence give a calibrated probability, so one threshold
    means the same for every query (:mod:`index.scoring`); the photometric agreement decides whether a
    match is a ``copy`` of the reference photo or a ``product`` match.
 """
