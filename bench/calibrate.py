@@ -38,7 +38,7 @@ from index.scoring import (
     Evidence,
     ScoreModel,
     feature_vector,
-    set_inlier_margins,
+    set_relative_evidence,
 )
 from index.service import open_catalog
 
@@ -129,7 +129,7 @@ def gated(rows: list[dict[str, Any]], model: ScoreModel) -> list[tuple[dict[str,
             _verify_range(ordered, evidences, model.verify_limit_weak, gate, model)
         if not extended:
             ordered, evidences = ordered[:usual], evidences[:usual]
-        set_inlier_margins(evidences)
+        set_relative_evidence(evidences)
         out.append(({**row, "candidates": ordered}, evidences))
     return out
 

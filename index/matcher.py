@@ -24,7 +24,7 @@ from hallmark.errors import HallmarkError
 from index.catalog import Catalog, LoadedIndex, ReferenceInfo, reference_ids_of
 from index.faiss_store import IndexStamp
 from index.reference_features import ReferenceFeatures
-from index.scoring import Evidence, ScoreModel, default_score_model, set_inlier_margins
+from index.scoring import Evidence, ScoreModel, default_score_model, set_relative_evidence
 from models.regions import REGIONS
 from vision.decode import DecodedImage
 from vision.geometry import LocalFeatures, Verification, extract_features, verify
@@ -240,7 +240,7 @@ class Matcher:
         model = self.calibration
         evidences = [candidate.evidence for candidate in candidates if candidate.evidence is not None]
         assert len(evidences) == len(candidates)  # _verify gives every candidate its evidence
-        set_inlier_margins(evidences)
+        set_relative_evidence(evidences)
         matches = []
         for candidate, evidence, score in zip(
             candidates, evidences, model.probabilities(evidences).tolist(), strict=True

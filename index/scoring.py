@@ -31,7 +31,7 @@ __all__ = [
     "ScoreModel",
     "default_score_model",
     "feature_vector",
-    "set_inlier_margins",
+    "set_relative_evidence",
 ]
 
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
@@ -49,12 +49,16 @@ FEATURES = (
     "product_margin_loss",
     "verified",
     "matches",
+    "region_gap",
+    "region_rank",
+    "whole_gap",
 )
-#: How each input may move the score, as constraints of the fit: 1 never lowers it, 0 either way.
-#: The closer embedding, the more inliers, the copy evidence and the lead over other candidates only
-#: ever count for a match; the rest (ratios, coverage, the whole frame beside its best region) may
-#: count either way, as a shared background or a lone logo shows.
-MONOTONIC = (0, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0)
+#: How each input may move the score, as constraints of the fit: 1 never lowers it, -1 never raises
+#: it, 0 either way. The closer embedding, the more inliers, the copy evidence and the lead over
+#: other candidates only ever count for a match, and standing behind the photo's closest candidate
+#: only against it; the rest (ratios, coverage, the whole frame beside its best region) may count
+#: either way, as a shared background or a lone logo shows.
+MONOTONIC = (0, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, -1, -1, -1)
 
 
 @dataclass
@@ -73,7 +77,10 @@ class Evidence:
         mirrored: The listing shows the reference flipped left to right.
         agreement: Median local correlation of the aligned pixels (about 1 for a copy).
         inlier_margin: ``log(1 + inliers)`` minus the largest ``log(1 + inliers)`` among the same
-            listing photo's other candidates (see :func:`set_inlier_margins`).
+            listing photo's other candidates (see :func:`set_relative_evidence`).
+        region_gap: The best region similarity among the photo's candidates minus this one's.
+        whole_gap: The same for the whole-frame similarity.
+        region_rank: Candidates of the photo with a higher region similarity (0 for the closest).
         keypoints: Inlier pairs ``[x_listing, y_listing, x_reference, y_reference]``, pixels.
     """
 
@@ -88,20 +95,35 @@ class Evidence:
     mirrored: bool = False
     agreement: float = 0.0
     inlier_margin: float = 0.0
+    region_gap: float = 0.0
+    whole_gap: float = 0.0
+    region_rank: int = 0
     keypoints: list[list[float]] | None = None
 
 
-def set_inlier_margins(evidences: Sequence[Evidence]) -> None:
-    """Sets each candidate's :attr:`Evidence.inlier_margin` against the listing's other candidates.
+def set_relative_evidence(evidences: Sequence[Evidence]) -> None:
+    """Sets what each candidate's evidence says relative to the same listing photo's other candidates.
 
-    A packshot's logo and brand print match every sibling package of the brand, so the absolute
-    inlier count of a product photo says less than how far it stands above the next product's.
-    Unverified candidates count with 0 inliers, as the matcher knows nothing better about them.
+    :attr:`Evidence.inlier_margin`: a packshot's logo and brand print match every sibling package of
+    the brand, so the absolute inlier count of a product photo says less than how far it stands
+    above the next product's. Unverified candidates count with 0 inliers, as the matcher knows
+    nothing better about them.
+
+    :attr:`Evidence.region_gap`, :attr:`Evidence.whole_gap` and :attr:`Evidence.region_rank`: how
+    far the candidate's embedding stands behind the photo's closest candidate; a sibling verified
+    with a few more inliers but far behind in the embedding is less likely the product shown.
     """
     logs = [math.log1p(evidence.inliers) for evidence in evidences]
+    best_region = max((evidence.region_similarity for evidence in evidences), default=0.0)
+    best_whole = max((evidence.similarity for evidence in evidences), default=0.0)
     for position, evidence in enumerate(evidences):
         others = logs[:position] + logs[position + 1 :]
         evidence.inlier_margin = round(logs[position] - max(others, default=0.0), 4)
+        evidence.region_gap = round(best_region - evidence.region_similarity, 4)
+        evidence.whole_gap = round(best_whole - evidence.similarity, 4)
+        evidence.region_rank = sum(
+            other.region_similarity > evidence.region_similarity for other in evidences
+        )
 
 
 def feature_vector(evidence: Evidence, copy_agreement: float = 1.0) -> np.ndarray:
@@ -136,6 +158,9 @@ def feature_vector(evidence: Evidence, copy_agreement: float = 1.0) -> np.ndarra
             min(0.0, margin) * product_share,
             float(evidence.verified),
             float(evidence.matches),
+            evidence.region_gap,
+            float(evidence.region_rank),
+            evidence.whole_gap,
         ],
         dtype=np.float64,
     )

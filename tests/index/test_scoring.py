@@ -17,7 +17,7 @@ from index.scoring import (
     ScoreModel,
     default_score_model,
     feature_vector,
-    set_inlier_margins,
+    set_relative_evidence,
 )
 
 
@@ -128,13 +128,31 @@ def test_a_calibration_for_other_features_is_refused(tmp_path: Path) -> None:
 
 def test_inlier_margins_compare_each_candidate_with_the_best_other() -> None:
     evidences = [_evidence(0.6, 40), _evidence(0.6, 10), _evidence(0.6)]
-    set_inlier_margins(evidences)
+    set_relative_evidence(evidences)
     assert evidences[0].inlier_margin > 0
     assert evidences[1].inlier_margin == pytest.approx(-evidences[0].inlier_margin)
     assert evidences[2].inlier_margin < evidences[1].inlier_margin
     lone = [_evidence(0.6, 20)]
-    set_inlier_margins(lone)
+    set_relative_evidence(lone)
     assert lone[0].inlier_margin > 0  # no other candidate: measured against no inliers
+
+
+def test_candidates_behind_the_closest_embedding_know_how_far_behind() -> None:
+    evidences = [_evidence(0.7, 10), _evidence(0.5, 30), _evidence(0.6)]
+    set_relative_evidence(evidences)
+    assert [evidence.region_rank for evidence in evidences] == [0, 2, 1]
+    assert [evidence.region_gap for evidence in evidences] == pytest.approx([0.0, 0.2, 0.1])
+    assert [evidence.whole_gap for evidence in evidences] == pytest.approx([0.0, 0.2, 0.1])
+
+
+def test_standing_further_behind_the_closest_candidate_never_raises_the_score() -> None:
+    model = default_score_model()
+    scores = []
+    for gap in (0.0, 0.05, 0.1, 0.2):
+        evidence = _evidence(0.6, 30, 0.1)
+        evidence.region_gap = evidence.whole_gap = gap
+        scores.append(model.probability(evidence))
+    assert scores == sorted(scores, reverse=True)
 
 
 def test_the_margin_counts_for_product_evidence_only() -> None:
