@@ -213,15 +213,21 @@ class BoostedTrees:
     def from_json(cls, payload: dict[str, Any]) -> BoostedTrees:
         """Reads ``{"baseline": b, "trees": [[[feature, threshold, left, right, value], ...], ...]}``.
 
-        Node indices inside a tree are local to it; they are offset into one table here.
+        Node indices inside a tree are local to it; they are offset into one table here. Children
+        come after their parent (scikit-learn writes nodes depth first), which rules out cycles.
+
+        Raises:
+            ValueError: There are no trees, or a split points outside its tree or backwards.
         """
         roots: list[int] = []
         rows: list[tuple[int, float, int, int, float]] = []
         for tree in payload["trees"]:
             offset = len(rows)
             roots.append(offset)
-            for feature, threshold, left, right, value in tree:
+            for index, (feature, threshold, left, right, value) in enumerate(tree):
                 leaf = int(feature) < 0
+                if not leaf and not (index < int(left) < len(tree) and index < int(right) < len(tree)):
+                    raise ValueError(f"score tree {len(roots) - 1}: node {index} points outside its tree")
                 rows.append(
                     (
                         int(feature),
@@ -320,8 +326,11 @@ class ScoreModel:
         payload: dict[str, Any] = json.loads(path.read_text())
         if tuple(payload["features"]) != FEATURES:
             raise ValueError(f"{path} was fitted for features {payload['features']}, not {FEATURES}")
+        trees = BoostedTrees.from_json(payload["score_trees"])
+        if trees.feature.max() >= len(FEATURES):
+            raise ValueError(f"{path}: a score tree tests an input beyond the {len(FEATURES)} features")
         return cls(
-            trees=BoostedTrees.from_json(payload["score_trees"]),
+            trees=trees,
             threshold=float(payload["threshold"]),
             copy_agreement=float(payload["copy_agreement"]),
             copy_min_inliers=int(payload["copy_min_inliers"]),

@@ -95,6 +95,23 @@ def test_trees_follow_each_split_to_its_leaf() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("tree", "problem"),
+    [
+        ([[0, 0.5, 0, 1, 0.0], [-1, 0.0, -1, -1, 1.0]], "points outside"),  # a node its own child
+        ([[0, 0.5, 1, 5, 0.0], [-1, 0.0, -1, -1, 1.0]], "points outside"),  # a child past the end
+        ([[99, 0.5, 1, 2, 0.0], [-1, 0.0, -1, -1, 1.0], [-1, 0.0, -1, -1, 0.0]], "beyond"),
+    ],
+)
+def test_a_malformed_score_tree_is_refused(tmp_path: Path, tree: list[list[float]], problem: str) -> None:
+    payload = json.loads(CALIBRATION_FILE.read_text())
+    payload["score_trees"]["trees"] = [tree]
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps(payload))
+    with pytest.raises(ValueError, match=problem):
+        ScoreModel.load(path)
+
+
 def test_a_calibration_without_trees_is_refused(tmp_path: Path) -> None:
     payload = json.loads(CALIBRATION_FILE.read_text())
     payload["score_trees"]["trees"] = []
