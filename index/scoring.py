@@ -166,7 +166,9 @@ def feature_vector(evidence: Evidence, copy_agreement: float = 1.0) -> np.ndarra
     )
 
 
-@dataclass(frozen=True)
+# eq=False: the node arrays make field-wise equality ambiguous and hashing impossible; trees
+# compare by identity, so a ScoreModel holding them stays hashable and comparable.
+@dataclass(frozen=True, eq=False)
 class BoostedTrees:
     """Gradient-boosted regression trees for a log-odds, all trees in one flat node table.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -197,3 +198,10 @@ def test_a_calibration_without_the_weak_match_limit_never_verifies_deeper(tmp_pa
     model = ScoreModel.load(path)
     assert model.verify_limit_weak == 0
     assert model.shortlist_size(5) == max(5, model.verify_limit)
+
+
+def test_a_score_model_can_be_hashed_and_compared() -> None:
+    model = default_score_model()
+    assert hash(model) == hash(model)
+    assert model == model
+    assert replace(model, threshold=0.5) != model
