@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     inference_threads: int = Field(
         default=0, ge=0, description="onnxruntime intra-op threads; 0 = all cores."
     )
+    verify_threads: int = Field(
+        default=0,
+        ge=0,
+        description="Threads verifying a batch's photos with local features, one photo each; 0 = all cores.",
+    )
 
     # Network.
     allow_private_networks: bool = Field(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from hallmark.errors import HallmarkError
-from index.matcher import CheckResult, Matcher
+from index.matcher import CheckResult, EmbeddedBatch, Matcher
 from models.runtime import INPUT_SIZE
 from vision.decode import DecodedImage, read_image
 
@@ -62,20 +63,38 @@ def collect_images(arguments: Iterable[str]) -> list[tuple[str, Path]]:
 def check_paths(
     matcher: Matcher, images: list[tuple[str, Path]], top_k: int, batch_size: int
 ) -> Iterator[CheckOutcome]:
-    """Checks images batch by batch, yielding outcomes in input order as each batch finishes."""
-    for start in range(0, len(images), batch_size):
-        batch = images[start : start + batch_size]
-        decoded: list[DecodedImage] = []
-        outcomes: list[CheckOutcome | int] = []
-        for name, path in batch:
-            try:
-                decoded.append(read_image(path, min_side=INPUT_SIZE))
-                outcomes.append(len(decoded) - 1)
-            except HallmarkError as error:
-                outcomes.append(CheckOutcome(name=name, error=str(error)))
-        results = matcher.check(decoded, top_k=top_k)
-        for (name, _), outcome in zip(batch, outcomes, strict=True):
-            if isinstance(outcome, CheckOutcome):
-                yield outcome
-            else:
-                yield CheckOutcome(name=name, result=results[outcome])
+    """Checks images batch by batch, yielding outcomes in input order as each batch finishes.
+
+    The next batch is decoded and embedded on a second thread while the current one is verified:
+    onnxruntime's pool and the verification threads then share the cores instead of taking turns.
+    """
+    batches = [images[start : start + batch_size] for start in range(0, len(images), batch_size)]
+    if not batches:
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="embed") as ahead:
+        pending = ahead.submit(_decode_and_embed, matcher, batches[0])
+        for position, batch in enumerate(batches):
+            outcomes, embedded = pending.result()
+            if position + 1 < len(batches):
+                pending = ahead.submit(_decode_and_embed, matcher, batches[position + 1])
+            results = matcher.match(embedded, top_k=top_k)
+            for (name, _), outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, CheckOutcome):
+                    yield outcome
+                else:
+                    yield CheckOutcome(name=name, result=results[outcome])
+
+
+def _decode_and_embed(
+    matcher: Matcher, batch: list[tuple[str, Path]]
+) -> tuple[list[CheckOutcome | int], EmbeddedBatch]:
+    """Each image's position in the embedded batch, or its error; and the embedded batch."""
+    decoded: list[DecodedImage] = []
+    outcomes: list[CheckOutcome | int] = []
+    for name, path in batch:
+        try:
+            decoded.append(read_image(path, min_side=INPUT_SIZE))
+            outcomes.append(len(decoded) - 1)
+        except HallmarkError as error:
+            outcomes.append(CheckOutcome(name=name, error=str(error)))
+    return outcomes, matcher.embed(decoded)

@@ -15,6 +15,7 @@ Three stages, each spent only where the one before leaves a question open:
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
@@ -23,6 +24,7 @@ import numpy as np
 from hallmark.errors import HallmarkError
 from index.catalog import Catalog, LoadedIndex, ReferenceInfo, reference_ids_of
 from index.faiss_store import IndexStamp
+from index.photo_workers import map_photos, single_threaded_kernels, worker_count
 from index.reference_features import ReferenceFeatures
 from index.scoring import Evidence, ScoreModel, default_score_model, set_relative_evidence
 from models.regions import REGIONS
@@ -67,6 +69,14 @@ class CheckResult:
     matches: list[Match]
 
 
+@dataclass(frozen=True)
+class EmbeddedBatch:
+    """Decoded photos with their region descriptors ``(N, R, D)``, ready for :meth:`Matcher.match`."""
+
+    images: list[DecodedImage]
+    regions: np.ndarray
+
+
 @dataclass
 class _Candidate:
     reference: ReferenceInfo
@@ -83,12 +93,19 @@ class Matcher:
         catalog: The reference catalog.
         calibration: The scoring parameters (default: the shipped ``index/calibration.json``).
         threshold: Operating threshold on the score (default: the calibration's).
+        workers: Threads verifying a batch's photos (default: the catalog's ``verify_threads``
+            setting, where 0 means one per core).
     """
 
     def __init__(
-        self, catalog: Catalog, calibration: ScoreModel | None = None, threshold: float | None = None
+        self,
+        catalog: Catalog,
+        calibration: ScoreModel | None = None,
+        threshold: float | None = None,
+        workers: int | None = None,
     ) -> None:
         self.catalog = catalog
+        self.workers = worker_count(catalog.settings.verify_threads if workers is None else workers)
         self.calibration = calibration or default_score_model()
         self.threshold = threshold if threshold is not None else self.calibration.threshold
         self.reference_features = ReferenceFeatures(catalog.home)
@@ -96,20 +113,40 @@ class Matcher:
 
     def check(self, images: list[DecodedImage], top_k: int = 5) -> list[CheckResult]:
         """Checks decoded images in one batch; results in input order."""
+        return self.match(self.embed(images), top_k)
+
+    def embed(self, images: list[DecodedImage]) -> EmbeddedBatch:
+        """The first half of :meth:`check`: one network pass over the batch.
+
+        It holds no lock and touches no catalog state, so a caller may embed the next batch on
+        another thread while :meth:`match` verifies this one (see :func:`index.checking.check_paths`).
+        """
+        _, regions = self.catalog.embedder.embed_with_regions([image.pixels for image in images])
+        return EmbeddedBatch(images, regions)
+
+    def match(self, batch: EmbeddedBatch, top_k: int = 5) -> list[CheckResult]:
+        """The second half of :meth:`check`: search, verification and scoring; input order.
+
+        A batch's photos are verified in parallel, one per worker thread (see
+        :mod:`index.photo_workers`); a lone photo uses the kernels' own threads instead.
+        """
         loaded = self.catalog.load_index()
         self._prepare(loaded)
+        images = batch.images
         if not images:
             return []
-        _, regions = self.catalog.embedder.embed_with_regions([image.pixels for image in images])
-        count, region_count, dim = regions.shape
-        similarities, ids = loaded.index.search(regions.reshape(-1, dim), CANDIDATES_PER_QUERY)
-        similarities = similarities.reshape(count, region_count, -1)
-        ids = ids.reshape(count, region_count, -1)
-        results = []
-        for row, image in enumerate(images):
-            candidates = self._candidates(similarities[row], ids[row], loaded, top_k, image)
-            results.append(self._result(candidates, top_k))
-        return results
+        workers = min(self.workers, len(images))
+        with single_threaded_kernels() if workers > 1 else nullcontext():
+            count, region_count, dim = batch.regions.shape
+            similarities, ids = loaded.index.search(batch.regions.reshape(-1, dim), CANDIDATES_PER_QUERY)
+            similarities = similarities.reshape(count, region_count, -1)
+            ids = ids.reshape(count, region_count, -1)
+
+            def check_one(row: int) -> CheckResult:
+                candidates = self._candidates(similarities[row], ids[row], loaded, top_k, images[row])
+                return self._result(candidates, top_k)
+
+            return map_photos(check_one, range(count), workers)
 
     def _prepare(self, loaded: LoadedIndex) -> None:
         """Computes every reference's local features once per index version, when the cache holds them.

@@ -14,6 +14,7 @@ from index.catalog import Catalog
 from index.matcher import CheckResult, Matcher, result_to_json
 from index.scoring import default_score_model
 from index.service import open_catalog
+from models.regions import REGIONS
 from vision.decode import DecodedImage, decode_image, read_image
 
 DEMO = Path(__file__).resolve().parents[2] / "demo"
@@ -136,3 +137,22 @@ def test_a_heavily_blurred_copy_still_finds_its_source_first(matcher: Matcher) -
     best = _check(matcher, _encoded(blurred)).matches[0]
     assert best.sku == "DA-006"
     assert best.evidence["region_similarity"] > 0.65
+
+
+def test_a_batch_verified_on_several_threads_gives_each_photo_its_own_result(catalog: Catalog) -> None:
+    images = [_listing(path.name) for path in sorted((DEMO / "listings").glob("*.jpg"))]
+    parallel = Matcher(catalog, workers=2).check(images, top_k=5)
+    one_by_one = [Matcher(catalog, workers=1).check([image], top_k=5)[0] for image in images]
+    assert [result_to_json("x", result) for result in parallel] == [
+        result_to_json("x", result) for result in one_by_one
+    ]
+
+
+def test_embedding_and_matching_apart_give_what_check_gives(matcher: Matcher) -> None:
+    images = [_listing("reused-photo-cropped.jpg"), _listing("unrelated-clothes.jpg")]
+    embedded = matcher.embed(images)
+    assert embedded.regions.shape[:2] == (2, len(REGIONS))
+    apart = matcher.match(embedded, top_k=3)
+    assert [result_to_json("x", result) for result in apart] == [
+        result_to_json("x", result) for result in matcher.check(images, top_k=3)
+    ]
