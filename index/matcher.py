@@ -30,7 +30,7 @@ from index.scoring import Evidence, ScoreModel, default_score_model, set_relativ
 from models.regions import REGIONS
 from vision.decode import DecodedImage
 from vision.geometry import LocalFeatures, Verification, extract_features, verify
-from vision.photometric import agreement
+from vision.photometric import agreement, colour_difference
 
 Verdict = Literal["copy", "product", "none"]
 MatchKind = Literal["copy", "product"]
@@ -270,6 +270,8 @@ class Matcher:
         evidence.mirrored = found.mirrored
         if found.homography is not None and found.inliers >= MIN_ALIGNMENT_INLIERS:
             evidence.agreement = round(agreement(query, reference, found.homography), 4)
+            difference = colour_difference(query, reference, found.homography)
+            evidence.colour_difference = None if difference is None else round(difference, 2)
         evidence.keypoints = _keypoint_pairs(found)
         return evidence
 

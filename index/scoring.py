@@ -26,6 +26,7 @@ __all__ = [
     "CALIBRATION_FILE",
     "FEATURES",
     "MONOTONIC",
+    "UNMEASURED_COLOUR",
     "BoostedTrees",
     "Evidence",
     "ScoreModel",
@@ -52,13 +53,20 @@ FEATURES = (
     "region_gap",
     "region_rank",
     "whole_gap",
+    "colour_difference",
+    "colour_excess",
 )
+#: The ``colour_difference`` input of a candidate whose colours were not compared (not aligned):
+#: a difference larger than a shop photo of the right package shows, so that a missing comparison
+#: never counts for a match the way a matching colour does.
+UNMEASURED_COLOUR = 100.0
 #: How each input may move the score, as constraints of the fit: 1 never lowers it, -1 never raises
 #: it, 0 either way. The closer embedding, the more inliers, the copy evidence and the lead over
 #: other candidates only ever count for a match, and standing behind the photo's closest candidate
-#: only against it; the rest (ratios, coverage, the whole frame beside its best region) may count
-#: either way, as a shared background or a lone logo shows.
-MONOTONIC = (0, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, -1, -1, -1)
+#: only against it, as do colours further from the listing's, absolutely or than another
+#: candidate's; the rest (ratios, coverage, the whole frame beside its best region) may count either
+#: way, as a shared background or a lone logo shows.
+MONOTONIC = (0, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, -1, -1, -1, -1, -1)
 
 
 @dataclass
@@ -81,6 +89,11 @@ class Evidence:
         region_gap: The best region similarity among the photo's candidates minus this one's.
         whole_gap: The same for the whole-frame similarity.
         region_rank: Candidates of the photo with a higher region similarity (0 for the closest).
+        colour_difference: How far the listing's colours are from the aligned reference's (90th
+            percentile of the a*b* distance, :func:`vision.photometric.colour_difference`); None
+            when not aligned.
+        colour_excess: This candidate's colour difference minus the smallest among the photo's
+            candidates (0 for the best in colour, and when not measured).
         keypoints: Inlier pairs ``[x_listing, y_listing, x_reference, y_reference]``, pixels.
     """
 
@@ -98,6 +111,8 @@ class Evidence:
     region_gap: float = 0.0
     whole_gap: float = 0.0
     region_rank: int = 0
+    colour_difference: float | None = None
+    colour_excess: float = 0.0
     keypoints: list[list[float]] | None = None
 
 
@@ -112,10 +127,16 @@ def set_relative_evidence(evidences: Sequence[Evidence]) -> None:
     :attr:`Evidence.region_gap`, :attr:`Evidence.whole_gap` and :attr:`Evidence.region_rank`: how
     far the candidate's embedding stands behind the photo's closest candidate; a sibling verified
     with a few more inliers but far behind in the embedding is less likely the product shown.
+
+    :attr:`Evidence.colour_excess`: how much further this candidate's colours are from the
+    listing's than the closest-coloured candidate's; sibling packages align equally well but only
+    one has the colours shown. Comparing within the photo cancels the shop's light.
     """
     logs = [math.log1p(evidence.inliers) for evidence in evidences]
     best_region = max((evidence.region_similarity for evidence in evidences), default=0.0)
     best_whole = max((evidence.similarity for evidence in evidences), default=0.0)
+    measured = [e.colour_difference for e in evidences if e.colour_difference is not None]
+    best_colour = min(measured, default=0.0)
     for position, evidence in enumerate(evidences):
         others = logs[:position] + logs[position + 1 :]
         evidence.inlier_margin = round(logs[position] - max(others, default=0.0), 4)
@@ -124,6 +145,8 @@ def set_relative_evidence(evidences: Sequence[Evidence]) -> None:
         evidence.region_rank = sum(
             other.region_similarity > evidence.region_similarity for other in evidences
         )
+        difference = evidence.colour_difference
+        evidence.colour_excess = 0.0 if difference is None else round(difference - best_colour, 2)
 
 
 def feature_vector(evidence: Evidence, copy_agreement: float = 1.0) -> np.ndarray:
@@ -161,6 +184,8 @@ def feature_vector(evidence: Evidence, copy_agreement: float = 1.0) -> np.ndarra
             evidence.region_gap,
             float(evidence.region_rank),
             evidence.whole_gap,
+            UNMEASURED_COLOUR if evidence.colour_difference is None else evidence.colour_difference,
+            evidence.colour_excess,
         ],
         dtype=np.float64,
     )

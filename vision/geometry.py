@@ -34,6 +34,8 @@ CONTRAST_THRESHOLD = 0.01
 RATIO = 0.8
 #: Reprojection error (pixels at feature scale) for MAGSAC++.
 REPROJECTION_ERROR = 4.0
+#: Smoothing of the chroma copy, pixels at feature scale.
+CHROMA_SIGMA = 1.5
 #: Fewer tentative matches than this cannot support a homography worth reporting.
 MIN_MATCHES = 6
 
@@ -52,6 +54,9 @@ class LocalFeatures:
         height: The photo's height in pixels.
         mirrored: The features describe the photo flipped left to right (positions are still given
             in the unflipped photo's coordinates).
+        chroma: The photo's colour at feature scale, ``gray``'s shape by 2: the a* and b* channels
+            of CIELAB (OpenCV's 8-bit encoding, 128 is neutral), smoothed; flipped with ``gray``.
+            Neutral for a greyscale photo.
     """
 
     points: np.ndarray
@@ -61,6 +66,7 @@ class LocalFeatures:
     width: int
     height: int
     mirrored: bool = False
+    chroma: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.points)
@@ -99,14 +105,21 @@ class Verification:
         return cls(matches, 0, 0.0, 0.0, None, empty, empty, mirrored)
 
 
-def _to_gray_at_feature_scale(pixels: np.ndarray) -> tuple[np.ndarray, float]:
-    gray = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY) if pixels.ndim == 3 else pixels
-    height, width = gray.shape[:2]
+def _at_feature_scale(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The greyscale copy, the smoothed chroma and the scale they were made at."""
+    height, width = pixels.shape[:2]
     scale = min(1.0, FEATURE_SIDE / max(height, width))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    gray = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY) if pixels.ndim == 3 else pixels
     if scale < 1.0:
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
         gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(gray), scale
+    if pixels.ndim == 2:
+        return np.ascontiguousarray(gray), np.full((*gray.shape, 2), 128, dtype=np.uint8), scale
+    small = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA) if scale < 1.0 else pixels
+    # Smoothed: colour is compared region by region, not across JPEG's chroma blocks or a few
+    # pixels of misalignment.
+    chroma = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_RGB2LAB)[:, :, 1:], (0, 0), CHROMA_SIGMA)
+    return np.ascontiguousarray(gray), np.ascontiguousarray(chroma), scale
 
 
 def extract_features(pixels: np.ndarray, mirrored: bool = False) -> LocalFeatures:
@@ -120,9 +133,10 @@ def extract_features(pixels: np.ndarray, mirrored: bool = False) -> LocalFeature
         The features; possibly empty for a flat or tiny photo.
     """
     height, width = pixels.shape[:2]
-    gray, scale = _to_gray_at_feature_scale(pixels)
+    gray, chroma, scale = _at_feature_scale(pixels)
     if mirrored:
         gray = np.ascontiguousarray(gray[:, ::-1])
+        chroma = np.ascontiguousarray(chroma[:, ::-1])
     detector = cv2.SIFT_create(  # type: ignore[attr-defined]
         nfeatures=MAX_FEATURES, contrastThreshold=CONTRAST_THRESHOLD
     )
@@ -138,7 +152,7 @@ def extract_features(pixels: np.ndarray, mirrored: bool = False) -> LocalFeature
         if mirrored:
             points[:, 0] = gray.shape[1] - 1 - points[:, 0]
         points /= scale
-    return LocalFeatures(points, descriptors, gray, scale, width, height, mirrored)
+    return LocalFeatures(points, descriptors, gray, scale, width, height, mirrored, chroma)
 
 
 def _hull_share(points: np.ndarray, width: int, height: int) -> float:

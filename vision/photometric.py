@@ -5,6 +5,10 @@ photographs every garment on the same carpet produces hundreds of background inl
 different listings, and a shop photo of a carton matches its packshot's print. A copy, however, agrees
 with its source pixel for pixel almost everywhere once aligned, whatever its colour edits, so the
 share of the overlap whose local structure correlates decides ``copy`` against ``product``.
+
+Colour tells sibling packages apart: a brand prints its variants (whole, semi-skimmed, organic;
+apple, orange) on one design in different colours, so a shop photo of one variant aligns with
+every sibling's packshot about as well, but only its own packshot has its colours.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import numpy as np
 
 from vision.geometry import LocalFeatures
 
-__all__ = ["agreement"]
+__all__ = ["agreement", "colour_difference"]
 
 #: Side of the square grid the aligned pair is compared on, and blocks per side.
 _GRID_SIDE = 96
@@ -25,6 +29,10 @@ _MIN_COVERAGE = 0.9
 #: correlation is undefined on them.
 _FLAT_STD = 4.0
 _FLAT_BRIGHTNESS = 40.0
+#: Fewest listing pixels (at feature scale) the warped reference must cover to compare colour.
+_MIN_COLOUR_PIXELS = 64
+#: The percentile of the colour distance reported (see :func:`colour_difference`).
+_COLOUR_PERCENTILE = 90
 
 
 def agreement(query: LocalFeatures, reference: LocalFeatures, homography: np.ndarray) -> float:
@@ -77,3 +85,38 @@ def agreement(query: LocalFeatures, reference: LocalFeatures, homography: np.nda
     if len(scores) < _BLOCKS * _BLOCKS // 8:
         return 0.0
     return float(np.median(scores))
+
+
+def colour_difference(query: LocalFeatures, reference: LocalFeatures, homography: np.ndarray) -> float | None:
+    """How far the listing's colours are from the aligned reference's, where the reference lands.
+
+    A high percentile of the per-pixel a*b* distance, not the median: sibling packages share most
+    of their design, and the part printed in the variant's own colour (a band, a fruit, a cap) is
+    what tells them apart.
+
+    Args:
+        query: The listing photo's features (their ``chroma`` is compared).
+        reference: The reference photo's features.
+        homography: Maps query ``gray`` pixels onto reference ``gray`` pixels.
+
+    Returns:
+        The 90th percentile of the a*b* distance (OpenCV's 8-bit CIELAB units) over the listing
+        pixels the warped reference covers, or None when either photo has no colour copy or the
+        reference covers too little of the listing.
+    """
+    if query.chroma is None or reference.chroma is None:
+        return None
+    height, width = query.gray.shape[:2]
+    try:
+        inverse = np.linalg.inv(homography)
+    except np.linalg.LinAlgError:
+        return None
+    warped = cv2.warpPerspective(reference.chroma, inverse, (width, height), flags=cv2.INTER_LINEAR)
+    covered = cv2.warpPerspective(
+        np.ones(reference.chroma.shape[:2], dtype=np.uint8), inverse, (width, height), flags=cv2.INTER_NEAREST
+    )
+    inside = covered > 0
+    if int(inside.sum()) < _MIN_COLOUR_PIXELS:
+        return None
+    difference = query.chroma[inside].astype(np.float32) - warped[inside].astype(np.float32)
+    return float(np.percentile(np.hypot(difference[:, 0], difference[:, 1]), _COLOUR_PERCENTILE))

@@ -13,6 +13,7 @@ from index.scoring import (
     CALIBRATION_FILE,
     FEATURES,
     MONOTONIC,
+    UNMEASURED_COLOUR,
     BoostedTrees,
     Evidence,
     ScoreModel,
@@ -205,3 +206,30 @@ def test_a_score_model_can_be_hashed_and_compared() -> None:
     assert hash(model) == hash(model)
     assert model == model
     assert replace(model, threshold=0.5) != model
+
+
+def test_colour_excess_compares_each_candidate_with_the_closest_coloured_one() -> None:
+    evidences = [_evidence(0.6, 30), _evidence(0.6, 28), _evidence(0.5)]
+    evidences[0].colour_difference, evidences[1].colour_difference = 4.0, 19.5
+    set_relative_evidence(evidences)
+    assert [evidence.colour_excess for evidence in evidences] == pytest.approx([0.0, 15.5, 0.0])
+
+
+def test_an_unmeasured_colour_never_counts_like_a_matching_one() -> None:
+    position = FEATURES.index("colour_difference")
+    measured, unmeasured = _evidence(0.6, 30, 0.1), _evidence(0.6, 30, 0.1)
+    measured.colour_difference = 3.0
+    assert feature_vector(unmeasured)[position] == UNMEASURED_COLOUR > 3.0
+    model = default_score_model()
+    assert model.probability(unmeasured) <= model.probability(measured)
+
+
+def test_a_sibling_further_off_in_colour_never_scores_higher() -> None:
+    model = default_score_model()
+    scores = []
+    for excess in (0.0, 5.0, 15.0, 40.0):
+        evidence = _evidence(0.6, 30, 0.1)
+        evidence.colour_difference, evidence.colour_excess = 10.0 + excess, excess
+        scores.append(model.probability(evidence))
+    assert scores == sorted(scores, reverse=True)
+    assert scores[0] > scores[-1] + 0.1  # the fitted trees do use colour

@@ -1,4 +1,5 @@
-"""Photometric agreement tells a reused photo from a different photo aligned onto it."""
+"""Photometric agreement tells a reused photo from a different photo aligned onto it; colour tells
+siblings apart."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from vision.decode import read_image
 from vision.geometry import extract_features, verify
-from vision.photometric import agreement
+from vision.photometric import agreement, colour_difference
 
 DEMO = Path(__file__).resolve().parents[2] / "demo"
 
@@ -43,3 +44,49 @@ def test_an_alignment_that_leaves_the_photo_agrees_with_nothing(garment: np.ndar
     features = extract_features(garment)
     far_away = np.array([[1.0, 0.0, 5000.0], [0.0, 1.0, 5000.0], [0.0, 0.0, 1.0]])
     assert agreement(features, features, far_away) == 0.0
+
+
+def _hue_shifted(pixels: np.ndarray, degrees: int) -> np.ndarray:
+    hsv = cv2.cvtColor(pixels, cv2.COLOR_RGB2HSV)
+    hsv[:, :, 0] = (hsv[:, :, 0].astype(np.int16) + degrees // 2) % 180
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+
+
+def test_the_same_print_differs_little_in_colour_a_recoloured_sibling_much(garment: np.ndarray) -> None:
+    height, width = garment.shape[:2]
+    shop_photo = garment[height // 12 :, width // 10 :].copy()
+    sibling = _hue_shifted(garment, 120)  # the same design printed in another colour
+    query = extract_features(shop_photo)
+    same, other = extract_features(garment), extract_features(sibling)
+    found_same, found_other = verify(query, same), verify(query, other)
+    assert found_same.homography is not None and found_other.homography is not None
+    own = colour_difference(query, same, found_same.homography)
+    recoloured = colour_difference(query, other, found_other.homography)
+    assert own is not None and recoloured is not None
+    assert own < 3.0 < 10.0 < recoloured
+
+
+def test_a_mirrored_reference_is_compared_in_its_mirrored_frame(garment: np.ndarray) -> None:
+    # Left half recoloured: compared unmirrored, every pixel would meet the other half's colour.
+    two_colours = garment.copy()
+    two_colours[:, : garment.shape[1] // 2] = _hue_shifted(garment[:, : garment.shape[1] // 2], 120)
+    query = extract_features(np.ascontiguousarray(two_colours[:, ::-1]))
+    reference = extract_features(two_colours, mirrored=True)
+    found = verify(query, reference)
+    assert found.homography is not None
+    difference = colour_difference(query, reference, found.homography)
+    assert difference is not None and difference < 3.0
+
+
+def test_a_greyscale_photo_has_neutral_colour(garment: np.ndarray) -> None:
+    gray = cv2.cvtColor(garment, cv2.COLOR_RGB2GRAY)
+    features = extract_features(gray)
+    assert features.chroma is not None and features.chroma.shape == (*features.gray.shape, 2)
+    assert np.all(features.chroma == 128)
+
+
+def test_an_alignment_off_the_photo_compares_no_colour(garment: np.ndarray) -> None:
+    features = extract_features(garment)
+    assert colour_difference(features, features, np.eye(3)) == 0.0
+    far_away = np.array([[1.0, 0.0, 5000.0], [0.0, 1.0, 5000.0], [0.0, 0.0, 1.0]])
+    assert colour_difference(features, features, far_away) is None
