@@ -177,8 +177,11 @@ def ratio_test_matches(query: np.ndarray, reference: np.ndarray) -> tuple[np.nda
         ``(query_indices, reference_indices)`` of the kept matches.
     """
     # Squared L2 distances up to each query row's constant ||q||^2, which neither the ranking nor
-    # the ratio needs until the end.
-    partial = np.einsum("ij,ij->i", reference, reference)[None, :] - 2.0 * (query @ reference.T)
+    # the ratio needs until the end. In place: with two more 500 x 500 temporaries the line took
+    # 2.6 ms against 1.1 ms in a micro-benchmark (fresh pages for each), 8 % of it in the pipeline.
+    partial = query @ reference.T
+    partial *= -2.0
+    partial += np.einsum("ij,ij->i", reference, reference)[None, :]
     rows = np.arange(len(query))
     nearest = partial.argmin(axis=1)
     first_partial = partial[rows, nearest]

@@ -98,3 +98,10 @@ def test_ratio_test_matches_are_the_ones_opencvs_brute_force_matcher_keeps(
         ]
         query_indices, reference_indices = ratio_test_matches(query.descriptors, reference.descriptors)
         assert list(zip(query_indices.tolist(), reference_indices.tolist(), strict=True)) == expected
+
+
+def test_colour_is_kept_beside_the_greyscale_copy_and_mirrored_with_it(garment: np.ndarray) -> None:
+    plain, mirrored = extract_features(garment), extract_features(garment, mirrored=True)
+    assert plain.chroma is not None and mirrored.chroma is not None
+    assert plain.chroma.shape == (*plain.gray.shape, 2)
+    assert np.array_equal(mirrored.chroma, plain.chroma[:, ::-1])
