@@ -2,11 +2,11 @@
 
 Verifying a listing photo is a chain of small numeric calls: SIFT on a 192 px image, a few
 500 x 500 descriptor products, a homography fit. Each is too small to split well across cores:
-OpenCV's and OpenBLAS's own thread pools spend more time handing work over (OpenBLAS's threads
-busy-wait between calls) than they save, and a batch verified photo after photo keeps the cores
-half idle. So the photos are the unit of parallelism: each worker thread verifies whole photos,
-and while they run, OpenCV and BLAS run single-threaded. OpenCV and NumPy's BLAS release the GIL
-inside their kernels, so the threads overlap where the time goes.
+OpenCV's threads share one small SIFT poorly, and OpenBLAS's and OpenMP's idle threads busy-wait
+after every call, burning the cores the next call needs. So the photos are the unit of
+parallelism: each worker thread verifies whole photos, and while they run, OpenCV, BLAS and OpenMP
+run single-threaded. OpenCV and NumPy's BLAS release the GIL inside their kernels, so the threads
+overlap where the time goes.
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ def single_threaded_kernels() -> Iterator[None]:
 
     The limits are process-wide settings, so overlapping blocks (two API requests checking
     batches at once) share them: the first block to enter sets them and the last to leave
-    restores what was there before.
+    restores what was there before. OpenMP's limit holds for the thread that set it (OpenMP keeps
+    it per thread), which is the one that searches in :meth:`index.matcher.Matcher.match`; another
+    thread's overlapping block only runs its search with OpenMP's usual threads.
     """
     global _kernels_users, _kernels_restore
     with _kernels_lock:
