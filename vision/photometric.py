@@ -35,6 +35,22 @@ _MIN_COLOUR_PIXELS = 64
 _COLOUR_PERCENTILE = 90
 
 
+def _warped_onto_query(
+    image: np.ndarray, query: LocalFeatures, homography: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """A reference-frame image warped onto the listing's feature-scale frame, and the mask of the
+    listing pixels it covers; None when the homography cannot be inverted."""
+    height, width = query.gray.shape[:2]
+    try:
+        inverse = np.linalg.inv(homography)
+    except np.linalg.LinAlgError:
+        return None
+    warped = cv2.warpPerspective(image, inverse, (width, height), flags=cv2.INTER_LINEAR)
+    ones = np.ones(image.shape[:2], dtype=np.uint8)
+    covered = cv2.warpPerspective(ones, inverse, (width, height), flags=cv2.INTER_NEAREST) > 0
+    return warped, covered
+
+
 def agreement(query: LocalFeatures, reference: LocalFeatures, homography: np.ndarray) -> float:
     """Median local correlation between the query and the reference warped onto it.
 
@@ -52,18 +68,14 @@ def agreement(query: LocalFeatures, reference: LocalFeatures, homography: np.nda
         A value in -1..1: about 0.9-1 for an edited copy, about 0-0.3 for another photo of the same
         object or a shared background; 0 when the overlap is too small to judge.
     """
-    height, width = query.gray.shape[:2]
-    try:
-        inverse = np.linalg.inv(homography)
-    except np.linalg.LinAlgError:
+    aligned = _warped_onto_query(reference.gray.astype(np.float32), query, homography)
+    if aligned is None:
         return 0.0
-    source = reference.gray.astype(np.float32)
-    warped = cv2.warpPerspective(source, inverse, (width, height), flags=cv2.INTER_LINEAR)
-    covered = cv2.warpPerspective(np.ones_like(source), inverse, (width, height), flags=cv2.INTER_NEAREST)
+    warped, covered = aligned
     size = (_GRID_SIDE, _GRID_SIDE)
     left = cv2.resize(query.gray.astype(np.float32), size, interpolation=cv2.INTER_AREA)
     right = cv2.resize(warped, size, interpolation=cv2.INTER_AREA)
-    mask = cv2.resize(covered, size, interpolation=cv2.INTER_NEAREST) > 0.5
+    mask = cv2.resize(covered.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
     block = _GRID_SIDE // _BLOCKS
 
     def blocks(grid: np.ndarray) -> np.ndarray:  # (_BLOCKS**2, block**2), row-major blocks
@@ -106,16 +118,10 @@ def colour_difference(query: LocalFeatures, reference: LocalFeatures, homography
     """
     if query.chroma is None or reference.chroma is None:
         return None
-    height, width = query.gray.shape[:2]
-    try:
-        inverse = np.linalg.inv(homography)
-    except np.linalg.LinAlgError:
+    aligned = _warped_onto_query(reference.chroma, query, homography)
+    if aligned is None:
         return None
-    warped = cv2.warpPerspective(reference.chroma, inverse, (width, height), flags=cv2.INTER_LINEAR)
-    covered = cv2.warpPerspective(
-        np.ones(reference.chroma.shape[:2], dtype=np.uint8), inverse, (width, height), flags=cv2.INTER_NEAREST
-    )
-    inside = covered > 0
+    warped, inside = aligned
     if int(inside.sum()) < _MIN_COLOUR_PIXELS:
         return None
     difference = query.chroma[inside].astype(np.float32) - warped[inside].astype(np.float32)
