@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
+from pydantic import ValidationError
 
 from cli import (
     catalog_commands,
@@ -16,6 +19,8 @@ from cli import (
     takedowns_commands,
     worker_commands,
 )
+from cli.output import EXIT_USAGE
+from hallmark.settings import settings_problem
 
 app = typer.Typer(
     name="hallmark",
@@ -38,8 +43,19 @@ worker_commands.register(app)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    Settings are read inside the commands; a ``HALLMARK_*`` variable they refuse is a usage error
+    of the whole command line, reported here once in one line.
+    """
+    try:
+        app()
+    except ValidationError as error:
+        problem = settings_problem(error)
+        if problem is None:
+            raise
+        typer.echo(f"error: {problem}", err=True)
+        sys.exit(EXIT_USAGE)
 
 
 if __name__ == "__main__":

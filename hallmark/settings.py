@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -169,3 +169,17 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process's settings, read once from the environment."""
     return Settings()
+
+
+def settings_problem(error: ValidationError) -> str | None:
+    """One line naming the ``HALLMARK_*`` variables that :class:`Settings` refused, and why.
+
+    Returns None when ``error`` is not about the settings (another model's validation).
+    """
+    if error.title != Settings.__name__:
+        return None
+    problems = []
+    for item in error.errors():
+        name = "HALLMARK_" + "__".join(str(part) for part in item["loc"]).upper()
+        problems.append(f"{name}={item.get('input')!s}: {item['msg']}")
+    return "invalid setting " + "; ".join(problems)
