@@ -16,7 +16,7 @@ Three stages, each spent only where the one before leaves a question open:
 from __future__ import annotations
 
 from contextlib import nullcontext
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -29,7 +29,7 @@ from index.reference_features import ReferenceFeatures
 from index.scoring import Evidence, ScoreModel, default_score_model, set_relative_evidence
 from models.regions import REGIONS
 from vision.decode import DecodedImage
-from vision.geometry import LocalFeatures, Verification, extract_features, verify
+from vision.geometry import LocalFeatures, Verification, colour_copy, extract_features, verify
 from vision.photometric import agreement, colour_difference
 
 Verdict = Literal["copy", "product", "none"]
@@ -75,6 +75,24 @@ class EmbeddedBatch:
 
     images: list[DecodedImage]
     regions: np.ndarray
+
+
+@dataclass
+class _Listing:
+    """A listing photo under verification: its local features, and its colour copy once needed.
+
+    Most listing photos align with no candidate, so the colour copy is made on the first alignment
+    (:meth:`coloured`) instead of with the features. One worker thread owns it.
+    """
+
+    pixels: np.ndarray
+    features: LocalFeatures
+
+    def coloured(self) -> LocalFeatures:
+        """The features with their colour copy."""
+        if self.features.chroma is None:
+            self.features = replace(self.features, chroma=colour_copy(self.pixels, self.features))
+        return self.features
 
 
 @dataclass
@@ -220,7 +238,11 @@ class Matcher:
         gate = max(model.verify_similarity, best - model.verify_margin)
         for candidate in candidates:
             candidate.evidence = _embedding_evidence(candidate, image)
-        query = extract_features(image.pixels) if candidates[0].region_similarity >= gate else None
+        query = (
+            _Listing(image.pixels, extract_features(image.pixels, colour=False))
+            if candidates[0].region_similarity >= gate
+            else None
+        )
         strongest = self._verify_range(query, candidates[: model.verify_limit], gate)
         if strongest is None or strongest >= model.weak_inliers:
             return False  # a copy, or a match strong enough that deeper candidates rarely win
@@ -229,9 +251,7 @@ class Matcher:
         self._verify_range(query, candidates[: model.verify_limit_weak], gate)
         return True
 
-    def _verify_range(
-        self, query: LocalFeatures | None, candidates: list[_Candidate], gate: float
-    ) -> int | None:
+    def _verify_range(self, query: _Listing | None, candidates: list[_Candidate], gate: float) -> int | None:
         """Verifies the not yet verified candidates past the gate; the most inliers, None at a copy."""
         strongest = 0
         if query is None:  # even the best candidate is below the gate
@@ -253,8 +273,9 @@ class Matcher:
         return strongest
 
     def _geometric_evidence(
-        self, query: LocalFeatures, candidate: _Candidate, evidence: Evidence, try_mirrored: bool
+        self, listing: _Listing, candidate: _Candidate, evidence: Evidence, try_mirrored: bool
     ) -> Evidence:
+        query = listing.features
         reference = self.reference_features.get(candidate.reference)
         found = verify(query, reference)
         if try_mirrored and found.inliers < MIN_ALIGNMENT_INLIERS:
@@ -270,7 +291,7 @@ class Matcher:
         evidence.mirrored = found.mirrored
         if found.homography is not None and found.inliers >= MIN_ALIGNMENT_INLIERS:
             evidence.agreement = round(agreement(query, reference, found.homography), 4)
-            difference = colour_difference(query, reference, found.homography)
+            difference = colour_difference(listing.coloured(), reference, found.homography)
             evidence.colour_difference = None if difference is None else round(difference, 2)
         evidence.keypoints = _keypoint_pairs(found)
         return evidence

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 import cv2
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 __all__ = ["map_photos", "single_threaded_kernels", "worker_count"]
 
@@ -29,6 +29,20 @@ Outcome = TypeVar("Outcome")
 _kernels_lock = threading.Lock()
 _kernels_users = 0
 _kernels_restore: Callable[[], None] | None = None
+_controller: ThreadpoolController | None = None
+
+
+def _native_pools() -> ThreadpoolController:
+    """The process's BLAS and OpenMP pools, found on first use and kept.
+
+    Finding them walks every loaded library (about 2 ms, which every batch paid before); switching
+    a found pool's limit costs microseconds. A library loaded later is not limited (the checking
+    path loads its libraries before its first batch).
+    """
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller
 
 
 def worker_count(configured: int) -> int:
@@ -54,7 +68,7 @@ def single_threaded_kernels() -> Iterator[None]:
     with _kernels_lock:
         if _kernels_users == 0:
             opencv_threads = cv2.getNumThreads()
-            native_limits = threadpool_limits(limits=1)
+            native_limits = _native_pools().limit(limits=1)
             cv2.setNumThreads(1)
 
             def restore() -> None:

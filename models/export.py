@@ -7,6 +7,7 @@ import hashlib
 import os
 import tempfile
 import warnings
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 
@@ -19,8 +20,14 @@ OPSET = 17
 _GRAPH_SOURCES = ("backbone.py", "descriptor.py", "export.py", "spec.py", "weights.py")
 
 
+@cache
 def model_fingerprint() -> str:
-    """A short hash of everything the exported graph depends on: weights, code and library versions."""
+    """A short hash of everything the exported graph depends on: weights, code and library versions.
+
+    Computed once per process: the catalog compares it on every check, and reading the sources and
+    the packages' metadata cost about 6 ms each time, while none of them can change what the
+    process has loaded.
+    """
     digest = hashlib.sha256()
     digest.update(file_sha256(weights_path()).encode())
     here = Path(__file__).resolve().parent

@@ -7,7 +7,7 @@ printed face of a package photographed at an angle. The inliers are the evidence
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -16,6 +16,7 @@ __all__ = [
     "FEATURE_SIDE",
     "LocalFeatures",
     "Verification",
+    "colour_copy",
     "extract_features",
     "ratio_test_matches",
     "verify",
@@ -56,7 +57,7 @@ class LocalFeatures:
             in the unflipped photo's coordinates).
         chroma: The photo's colour at feature scale, ``gray``'s shape by 2: the a* and b* channels
             of CIELAB (OpenCV's 8-bit encoding, 128 is neutral), smoothed; flipped with ``gray``.
-            Neutral for a greyscale photo.
+            Neutral for a greyscale photo; None until made (see :func:`colour_copy`).
     """
 
     points: np.ndarray
@@ -105,38 +106,62 @@ class Verification:
         return cls(matches, 0, 0.0, 0.0, None, empty, empty, mirrored)
 
 
-def _at_feature_scale(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """The greyscale copy, the smoothed chroma and the scale they were made at."""
-    height, width = pixels.shape[:2]
+def _feature_size(height: int, width: int) -> tuple[tuple[int, int], float]:
+    """The ``(width, height)`` of the feature-scale copy of a photo, and its scale."""
     scale = min(1.0, FEATURE_SIDE / max(height, width))
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return (max(1, round(width * scale)), max(1, round(height * scale))), scale
+
+
+def _gray_at_feature_scale(pixels: np.ndarray) -> tuple[np.ndarray, float]:
+    """The greyscale copy at feature scale and the scale it was made at."""
+    height, width = pixels.shape[:2]
+    size, scale = _feature_size(height, width)
     gray = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY) if pixels.ndim == 3 else pixels
     if scale < 1.0:
         gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(gray), scale
+
+
+def colour_copy(pixels: np.ndarray, features: LocalFeatures) -> np.ndarray:
+    """The smoothed a*b* copy of a photo that :attr:`LocalFeatures.chroma` holds.
+
+    Separate from :func:`extract_features` so that a listing photo pays for it (about 1.5 ms) only
+    once an alignment needs it: most listing photos align with no candidate.
+
+    Args:
+        pixels: The photo the features were extracted from.
+        features: Its features (their ``gray`` gives the size, ``mirrored`` the orientation).
+    """
+    rows, columns = features.gray.shape
     if pixels.ndim == 2:
-        return np.ascontiguousarray(gray), np.full((*gray.shape, 2), 128, dtype=np.uint8), scale
-    small = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA) if scale < 1.0 else pixels
+        return np.full((rows, columns, 2), 128, dtype=np.uint8)
+    small = (
+        cv2.resize(pixels, (columns, rows), interpolation=cv2.INTER_AREA) if features.scale < 1.0 else pixels
+    )
     # Smoothed: colour is compared region by region, not across JPEG's chroma blocks or a few
     # pixels of misalignment.
     chroma = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_RGB2LAB)[:, :, 1:], (0, 0), CHROMA_SIGMA)
-    return np.ascontiguousarray(gray), np.ascontiguousarray(chroma), scale
+    if features.mirrored:
+        chroma = chroma[:, ::-1]
+    return np.ascontiguousarray(chroma)
 
 
-def extract_features(pixels: np.ndarray, mirrored: bool = False) -> LocalFeatures:
+def extract_features(pixels: np.ndarray, mirrored: bool = False, colour: bool = True) -> LocalFeatures:
     """RootSIFT features of an RGB (or greyscale) uint8 photo.
 
     Args:
         pixels: H x W x 3 RGB or H x W greyscale ``uint8`` array.
         mirrored: Describe the photo flipped left to right, so that a mirrored copy of it matches.
+        colour: Make the colour copy (``chroma``) now; without it, :func:`colour_copy` makes it
+            when needed.
 
     Returns:
         The features; possibly empty for a flat or tiny photo.
     """
     height, width = pixels.shape[:2]
-    gray, chroma, scale = _at_feature_scale(pixels)
+    gray, scale = _gray_at_feature_scale(pixels)
     if mirrored:
         gray = np.ascontiguousarray(gray[:, ::-1])
-        chroma = np.ascontiguousarray(chroma[:, ::-1])
     detector = cv2.SIFT_create(  # type: ignore[attr-defined]
         nfeatures=MAX_FEATURES, contrastThreshold=CONTRAST_THRESHOLD
     )
@@ -152,7 +177,10 @@ def extract_features(pixels: np.ndarray, mirrored: bool = False) -> LocalFeature
         if mirrored:
             points[:, 0] = gray.shape[1] - 1 - points[:, 0]
         points /= scale
-    return LocalFeatures(points, descriptors, gray, scale, width, height, mirrored, chroma)
+    features = LocalFeatures(points, descriptors, gray, scale, width, height, mirrored)
+    if colour:
+        features = replace(features, chroma=colour_copy(pixels, features))
+    return features
 
 
 def _hull_share(points: np.ndarray, width: int, height: int) -> float:

@@ -70,6 +70,8 @@ def test_a_cropped_captioned_recompressed_copy_is_a_copy_with_inliers(matcher: M
     assert best.sku == "DA-004" and best.kind == "copy"
     assert best.evidence["inliers"] >= 20 and best.evidence["agreement"] > 0.8
     assert len(best.evidence["keypoints"]) > 0 and len(best.evidence["keypoints"][0]) == 4
+    # The listing's colour copy is made on its first alignment; a copy keeps the source's colours.
+    assert best.evidence["colour_difference"] is not None and best.evidence["colour_difference"] < 10
 
 
 def test_the_demo_reused_photos_are_copies(matcher: Matcher) -> None:

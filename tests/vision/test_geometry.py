@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from vision.decode import read_image
-from vision.geometry import RATIO, extract_features, ratio_test_matches, verify
+from vision.geometry import RATIO, colour_copy, extract_features, ratio_test_matches, verify
 
 DEMO = Path(__file__).resolve().parents[2] / "demo"
 
@@ -105,3 +105,21 @@ def test_colour_is_kept_beside_the_greyscale_copy_and_mirrored_with_it(garment: 
     assert plain.chroma is not None and mirrored.chroma is not None
     assert plain.chroma.shape == (*plain.gray.shape, 2)
     assert np.array_equal(mirrored.chroma, plain.chroma[:, ::-1])
+
+
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_a_colour_copy_made_later_equals_the_one_made_with_the_features(
+    garment: np.ndarray, mirrored: bool
+) -> None:
+    eager = extract_features(garment, mirrored=mirrored)
+    lazy = extract_features(garment, mirrored=mirrored, colour=False)
+    assert lazy.chroma is None
+    assert np.array_equal(lazy.descriptors, eager.descriptors)
+    assert eager.chroma is not None
+    assert np.array_equal(colour_copy(garment, lazy), eager.chroma)
+
+
+def test_the_colour_copy_of_a_greyscale_photo_is_neutral(garment: np.ndarray) -> None:
+    gray = cv2.cvtColor(garment, cv2.COLOR_RGB2GRAY)
+    features = extract_features(gray, colour=False)
+    assert np.all(colour_copy(gray, features) == 128)
