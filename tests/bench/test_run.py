@@ -1,0 +1,53 @@
+"""The benchmark's situations: which photos are references and which are checked."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from bench.run import product_match_after_review
+from bench.splits import in_calibration_split
+
+
+def _product_data(root: Path) -> Path:
+    folder = root / "product-match"
+    folder.mkdir(parents=True)
+    (folder / "references.csv").write_text(
+        "sku,name,brand,image,description\n"
+        "Milk,Milk 1 l,Dairy,references/Milk.jpg,\n"
+        "Juice,Juice 1 l,Orchard,references/Juice.jpg,\n"
+    )
+    names = [f"queries/photo-{number}.jpg" for number in range(40)]
+    skus = ["Milk", "Juice", ""] * 14
+    with (folder / "truth.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", "sku"])
+        writer.writerows(zip(names, skus, strict=False))
+    return root
+
+
+def test_after_review_the_calibration_half_photos_are_references_and_only_the_rest_is_checked(
+    tmp_path: Path,
+) -> None:
+    data = _product_data(tmp_path / "data")
+    (tmp_path / "work").mkdir()
+    situation = product_match_after_review(data, tmp_path / "work")
+
+    rows = list(csv.DictReader(situation.catalog_csv.open()))
+    catalog_images = {Path(row["image"]).relative_to(data / "product-match").as_posix() for row in rows}
+    checked = {name for name, _ in situation.queries}
+    assert {"references/Milk.jpg", "references/Juice.jpg"} <= catalog_images
+    assert not catalog_images & checked
+    assert all(not in_calibration_split(name) for name in checked)
+    confirmed = catalog_images - {"references/Milk.jpg", "references/Juice.jpg"}
+    assert confirmed and all(in_calibration_split(name) for name in confirmed)
+    # Each confirmed photo is a reference of the SKU it shows, with that product's name and brand.
+    truth = dict(csv.reader((data / "product-match" / "truth.csv").open()))
+    for row in rows:
+        image = Path(row["image"]).relative_to(data / "product-match").as_posix()
+        if image in confirmed:
+            assert row["sku"] == truth[image]
+            assert row["brand"] == {"Milk": "Dairy", "Juice": "Orchard"}[row["sku"]]
+    # Fruit photos (no SKU) are never references; the held-out ones are checked as no-match queries.
+    assert set(situation.negatives) <= checked
+    assert set(situation.truth) <= checked
