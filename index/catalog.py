@@ -13,7 +13,6 @@ import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from hallmark.cases import confirmed_product_photos
 from hallmark.db import CatalogState, Database, Product, ReferenceImage
 from hallmark.errors import HallmarkError, ImageError, NotFoundError
 from hallmark.settings import Settings
@@ -88,16 +87,6 @@ class LoadedIndex:
     index: VectorIndex
     stamp: IndexStamp
     references: dict[int, ReferenceInfo]
-
-
-@dataclass
-class ConfirmedPhotosReport:
-    """What :meth:`Catalog.add_confirmed_photos` did."""
-
-    cases: int = 0
-    added: int = 0
-    unchanged: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 class Catalog:
@@ -370,34 +359,6 @@ class Catalog:
             reference_id = reference.id
         self.load_index()
         return reference_id, True
-
-    def add_confirmed_photos(self) -> ConfirmedPhotosReport:
-        """Adds each listing photo reviewers confirmed as a product match to that product's photos.
-
-        A packshot and a person's photo of the same package are far apart for the embedding and
-        for local features (lighting, angle, hands, shelves); a confirmed photo of a listing is a
-        reference much closer to the next listing of that product, so later matches of it are
-        found and verified more often. Idempotent: a photo the product already has is left as it is.
-        """
-        with self.database.session() as session:
-            confirmed = confirmed_product_photos(session)
-        report = ConfirmedPhotosReport(cases=len(confirmed))
-        for photo in confirmed:
-            try:
-                data = (self.home / photo.stored_path).read_bytes()
-                _, created = self.add_reference(
-                    ProductFields(sku=photo.sku, name=photo.name, brand=photo.brand),
-                    data,
-                    source=f"listing photo confirmed in case {photo.case_id}",
-                )
-            except (OSError, HallmarkError) as error:
-                report.errors.append(f"case {photo.case_id}: {error}")
-                continue
-            if created:
-                report.added += 1
-            else:
-                report.unchanged += 1
-        return report
 
     def remove_reference(self, reference_id: int) -> None:
         """Removes one reference photo (its product stays, possibly with no photo).
