@@ -10,6 +10,7 @@ import csv
 import json
 import os
 import platform
+import random
 import resource
 import statistics
 import subprocess
@@ -70,7 +71,7 @@ def copy_detection(data: Path) -> Situation:
     )
 
 
-def product_match_after_review(data: Path, workdir: Path) -> Situation:
+def product_match_after_review(data: Path, workdir: Path, per_product: int | None = None) -> Situation:
     """product-match once reviewers have confirmed the calibration half's product photos.
 
     A brand's catalog grows past its packshots: a listing photo a reviewer confirmed as showing the
@@ -83,17 +84,24 @@ def product_match_after_review(data: Path, workdir: Path) -> Situation:
     Args:
         data: The development data folder.
         workdir: Where to write the catalog CSV (its image paths are absolute).
+        per_product: Confirmed photos per product, drawn at random (seed 0) from the calibration
+            half; all of them when None.
     """
     plain = product_match(data)
     root = data / "product-match"
     references = list(csv.DictReader((root / "references.csv").open()))
     by_sku = {row["sku"]: row for row in references}
     rows = [{**row, "image": str((root / row["image"]).resolve())} for row in references]
-    rows += [
-        {**by_sku[sku], "image": str((root / image).resolve())}
-        for image, sku in plain.truth.items()
-        if in_calibration_split(image)
-    ]
+    confirmed: dict[str, list[str]] = {}
+    for image, sku in plain.truth.items():
+        if in_calibration_split(image):
+            confirmed.setdefault(sku, []).append(image)
+    draw = random.Random(0)
+    for sku in sorted(confirmed):
+        images = confirmed[sku]
+        if per_product is not None:
+            images = draw.sample(images, min(per_product, len(images)))
+        rows += [{**by_sku[sku], "image": str((root / image).resolve())} for image in images]
     catalog_csv = workdir / "product-match-after-review.csv"
     with catalog_csv.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(references[0]))
@@ -277,6 +285,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--json-out", type=Path, default=REPO / "bench" / "out" / "results.json")
     parser.add_argument("--skip-hostile", action="store_true")
+    parser.add_argument(
+        "--confirmed-per-product",
+        type=int,
+        default=None,
+        help="product-match after review with this many confirmed photos per product (default: all)",
+    )
     args = parser.parse_args(argv)
     data = args.data.resolve()
     if not (data / "README.md").exists():
@@ -301,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{situation.name}: {json.dumps(results[situation.name])}", file=sys.stderr)
         # Not part of the speed ratio below, which stays the two sets' (comparable across sessions).
         with tempfile.TemporaryDirectory() as workdir:
-            reviewed = product_match_after_review(data, Path(workdir))
+            reviewed = product_match_after_review(data, Path(workdir), args.confirmed_per_product)
             results[reviewed.name] = evaluate(reviewed, distractors, model_cache)
         print(f"{reviewed.name}: {json.dumps(results[reviewed.name])}", file=sys.stderr)
     ceiling = statistics.median(ceilings)

@@ -51,3 +51,11 @@ def test_after_review_the_calibration_half_photos_are_references_and_only_the_re
     # Fruit photos (no SKU) are never references; the held-out ones are checked as no-match queries.
     assert set(situation.negatives) <= checked
     assert set(situation.truth) <= checked
+
+
+def test_after_review_can_hold_a_few_confirmed_photos_per_product(tmp_path: Path) -> None:
+    data = _product_data(tmp_path / "data")
+    (tmp_path / "work").mkdir()
+    situation = product_match_after_review(data, tmp_path / "work", per_product=1)
+    rows = list(csv.DictReader(situation.catalog_csv.open()))
+    assert sorted(row["sku"] for row in rows) == ["Juice", "Juice", "Milk", "Milk"]  # packshot + one
