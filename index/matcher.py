@@ -29,7 +29,14 @@ from index.reference_features import ReferenceFeatures
 from index.scoring import Evidence, ScoreModel, default_score_model, set_relative_evidence
 from models.regions import REGIONS
 from vision.decode import DecodedImage
-from vision.geometry import LocalFeatures, Verification, colour_copy, extract_features, verify
+from vision.geometry import (
+    LocalFeatures,
+    Verification,
+    colour_copy,
+    extract_features,
+    listing_footprint,
+    verify,
+)
 from vision.photometric import agreement, colour_difference
 
 Verdict = Literal["copy", "product", "none"]
@@ -44,6 +51,16 @@ MIN_ALIGNMENT_INLIERS = 12
 #: Only the best few candidates are also tried mirrored: a mirrored copy keeps its global descriptor
 #: (GeM is nearly flip-invariant), so its source ranks at the top.
 MIRRORED_CANDIDATES = 2
+#: A listing aligned onto less than this share of a reference (a heavy crop of it) is verified again
+#: against that part alone: described on its own, the part has several times the keypoints it has
+#: among the whole photo's 500.
+ZOOM_BELOW_SHARE = 0.4
+#: The part is the listing's outline in the reference, widened by this share of its size each side.
+ZOOM_MARGIN = 0.1
+#: Parts smaller than this (pixels per side) have too little to describe.
+ZOOM_MIN_SIDE = 48
+#: Fewest inliers whose homography is trusted to say where the listing lands.
+ZOOM_MIN_INLIERS = 8
 #: Inlier pairs reported per match: enough to draw the evidence, few enough to keep answers small.
 REPORTED_KEYPOINTS = 40
 
@@ -283,6 +300,8 @@ class Matcher:
             flipped = verify(query, mirrored)
             if flipped.inliers > found.inliers:
                 found, reference = flipped, mirrored
+        if not found.mirrored and found.homography is not None and found.inliers >= ZOOM_MIN_INLIERS:
+            found, reference = self._zoomed(query, candidate, reference, found)
         evidence.verified = True
         evidence.matches = found.matches
         evidence.inliers = found.inliers
@@ -295,6 +314,38 @@ class Matcher:
             evidence.colour_difference = None if difference is None else round(difference, 2)
         evidence.keypoints = _keypoint_pairs(found)
         return evidence
+
+    def _zoomed(
+        self, query: LocalFeatures, candidate: _Candidate, reference: LocalFeatures, found: Verification
+    ) -> tuple[Verification, LocalFeatures]:
+        """The alignment again against the part of the reference the listing shows, if it is small.
+
+        A heavily cropped copy shows a part of the reference photo that holds only a few of the
+        photo's keypoints, so it aligns with few inliers however exact the alignment. Returns the
+        better of the two verifications with the features it was made against (the part's
+        positions are shifted back to the reference photo's pixels for the reported keypoints).
+        """
+        if found.homography is None:
+            return found, reference
+        footprint = listing_footprint(query, reference, found.homography)
+        if footprint is None or footprint[1] >= ZOOM_BELOW_SHARE:
+            return found, reference
+        (left, top, right, bottom), _ = footprint
+        margin_x, margin_y = round((right - left) * ZOOM_MARGIN), round((bottom - top) * ZOOM_MARGIN)
+        box = (
+            max(0, left - margin_x),
+            max(0, top - margin_y),
+            min(reference.width, right + margin_x),
+            min(reference.height, bottom + margin_y),
+        )
+        if min(box[2] - box[0], box[3] - box[1]) < ZOOM_MIN_SIDE:
+            return found, reference
+        part = self.reference_features.part(candidate.reference, box)
+        again = verify(query, part)
+        if again.inliers <= found.inliers:
+            return found, reference
+        offset = np.array([box[0], box[1]], dtype=again.reference_points.dtype)
+        return replace(again, reference_points=again.reference_points + offset), part
 
     def _result(self, candidates: list[_Candidate], top_k: int) -> CheckResult:
         model = self.calibration

@@ -6,6 +6,8 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+import numpy as np
+
 from index.catalog import ReferenceInfo
 from vision.decode import read_image
 from vision.geometry import LocalFeatures, extract_features
@@ -53,3 +55,20 @@ class ReferenceFeatures:
             while len(self._cache) > self._entries:
                 self._cache.popitem(last=False)
         return features
+
+    def part(self, reference: ReferenceInfo, box: tuple[int, int, int, int]) -> LocalFeatures:
+        """Features of a part of a reference photo, described on their own (not kept).
+
+        Positions are in the part's pixels: add the box's left and top for the photo's. Rarely
+        needed (a listing that shows a small part of a reference), so computed each time.
+
+        Args:
+            reference: The reference photo.
+            box: ``(left, top, right, bottom)`` in the photo's own pixels.
+
+        Raises:
+            HallmarkError: The stored photo is missing or unreadable.
+        """
+        left, top, right, bottom = box
+        pixels = read_image(self._home / reference.stored_path).pixels
+        return extract_features(np.ascontiguousarray(pixels[top:bottom, left:right]))

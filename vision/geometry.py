@@ -18,6 +18,7 @@ __all__ = [
     "Verification",
     "colour_copy",
     "extract_features",
+    "listing_footprint",
     "ratio_test_matches",
     "verify",
 ]
@@ -188,6 +189,38 @@ def _hull_share(points: np.ndarray, width: int, height: int) -> float:
         return 0.0
     area = cv2.contourArea(cv2.convexHull(points.astype(np.float32)))
     return float(min(1.0, area / max(1.0, width * height)))
+
+
+def listing_footprint(
+    query: LocalFeatures, reference: LocalFeatures, homography: np.ndarray
+) -> tuple[tuple[int, int, int, int], float] | None:
+    """Where the whole listing lands in the reference, by the homography of an alignment.
+
+    Args:
+        query: The listing photo's features.
+        reference: The reference's features (not mirrored).
+        homography: Maps query ``gray`` pixels onto reference ``gray`` pixels.
+
+    Returns:
+        The bounding box ``(left, top, right, bottom)`` of the listing's outline in the reference
+        photo's own pixels, clipped to the photo, and the share of the reference it covers; None
+        when the outline folds over (a degenerate homography).
+    """
+    rows, columns = query.gray.shape
+    corners = np.array([[0, 0], [columns - 1, 0], [columns - 1, rows - 1], [0, rows - 1]], np.float32)
+    mapped = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), homography)
+    if mapped is None or not np.all(np.isfinite(mapped)):
+        return None
+    outline = mapped.reshape(-1, 2) / reference.scale
+    if not cv2.isContourConvex(outline.astype(np.float32)):
+        return None
+    left, top = np.floor(outline.min(axis=0)).astype(int)
+    right, bottom = np.ceil(outline.max(axis=0)).astype(int)
+    box = (max(0, left), max(0, top), min(reference.width, right), min(reference.height, bottom))
+    if box[2] <= box[0] or box[3] <= box[1]:
+        return None
+    share = (box[2] - box[0]) * (box[3] - box[1]) / float(reference.width * reference.height)
+    return box, share
 
 
 def ratio_test_matches(query: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -74,6 +74,29 @@ def test_a_cropped_captioned_recompressed_copy_is_a_copy_with_inliers(matcher: M
     assert best.evidence["colour_difference"] is not None and best.evidence["colour_difference"] < 10
 
 
+def test_a_heavy_crop_is_verified_again_against_the_part_of_the_reference_it_shows(
+    matcher: Matcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import index.matcher as matcher_module
+
+    reference = read_image(DEMO / "catalog" / "images" / "DA-004.jpg").pixels
+    height, width = reference.shape[:2]
+    top, left, bottom, right = height // 4, width // 3, height // 4 + height // 2, width // 3 + width // 2
+    crop = _encoded(reference[top:bottom, left:right].copy())
+
+    zoomed = _check(matcher, crop).matches[0]
+    monkeypatch.setattr(matcher_module, "ZOOM_BELOW_SHARE", 0.0)
+    whole = _check(matcher, crop).matches[0]
+
+    assert zoomed.sku == whole.sku == "DA-004"
+    assert zoomed.kind == "copy" and zoomed.evidence["agreement"] > 0.8
+    assert zoomed.evidence["inliers"] > whole.evidence["inliers"]
+    # Reported in the reference photo's own pixels: inside the part the crop was taken from.
+    pairs = np.array(zoomed.evidence["keypoints"])
+    assert np.all((pairs[:, 2] >= left - 2) & (pairs[:, 2] <= right + 2))
+    assert np.all((pairs[:, 3] >= top - 2) & (pairs[:, 3] <= bottom + 2))
+
+
 def test_the_demo_reused_photos_are_copies(matcher: Matcher) -> None:
     for name, sku in (("reused-photo-cropped.jpg", "DA-001"), ("reused-photo-mirrored.jpg", "DA-002")):
         result = _check(matcher, _listing(name))

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from vision.decode import read_image
-from vision.geometry import RATIO, colour_copy, extract_features, ratio_test_matches, verify
+from vision.geometry import (
+    RATIO,
+    colour_copy,
+    extract_features,
+    listing_footprint,
+    ratio_test_matches,
+    verify,
+)
 
 DEMO = Path(__file__).resolve().parents[2] / "demo"
 
@@ -123,3 +130,18 @@ def test_the_colour_copy_of_a_greyscale_photo_is_neutral(garment: np.ndarray) ->
     gray = cv2.cvtColor(garment, cv2.COLOR_RGB2GRAY)
     features = extract_features(gray, colour=False)
     assert np.all(colour_copy(gray, features) == 128)
+
+
+def test_a_crop_lands_on_the_part_of_the_reference_it_was_cut_from(garment: np.ndarray) -> None:
+    height, width = garment.shape[:2]
+    top, left = height // 5, width // 4
+    crop = garment[top : top + height // 2, left : left + width // 2].copy()
+    reference = extract_features(garment)
+    found = verify(extract_features(crop), reference)
+    assert found.homography is not None
+    footprint = listing_footprint(extract_features(crop), reference, found.homography)
+    assert footprint is not None
+    box, share = footprint
+    expected = (left, top, left + width // 2, top + height // 2)
+    assert all(abs(got - want) <= 4 for got, want in zip(box, expected, strict=True))
+    assert share == pytest.approx(0.25, abs=0.03)
