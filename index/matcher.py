@@ -323,7 +323,9 @@ class Matcher:
         A heavily cropped copy shows a part of the reference photo that holds only a few of the
         photo's keypoints, so it aligns with few inliers however exact the alignment. Returns the
         better of the two verifications with the features it was made against (the part's
-        positions are shifted back to the reference photo's pixels for the reported keypoints).
+        positions are shifted back to the reference photo's pixels for the reported keypoints; the
+        spread is then the share of the part the inliers cover). Mirrored alignments are left as
+        they are.
         """
         if found.homography is None:
             return found, reference
