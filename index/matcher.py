@@ -342,7 +342,10 @@ class Matcher:
         )
         if min(box[2] - box[0], box[3] - box[1]) < ZOOM_MIN_SIDE:
             return found, reference
-        part = self.reference_features.part(candidate.reference, box)
+        try:
+            part = self.reference_features.part(candidate.reference, box)
+        except HallmarkError:  # the stored photo went missing since its features were cached
+            return found, reference
         again = verify(query, part)
         if again.inliers <= found.inliers:
             return found, reference
