@@ -107,16 +107,11 @@ class Verification:
         return cls(matches, 0, 0.0, 0.0, None, empty, empty, mirrored)
 
 
-def _feature_size(height: int, width: int) -> tuple[tuple[int, int], float]:
-    """The ``(width, height)`` of the feature-scale copy of a photo, and its scale."""
-    scale = min(1.0, FEATURE_SIDE / max(height, width))
-    return (max(1, round(width * scale)), max(1, round(height * scale))), scale
-
-
 def _gray_at_feature_scale(pixels: np.ndarray) -> tuple[np.ndarray, float]:
     """The greyscale copy at feature scale and the scale it was made at."""
     height, width = pixels.shape[:2]
-    size, scale = _feature_size(height, width)
+    scale = min(1.0, FEATURE_SIDE / max(height, width))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
     gray = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY) if pixels.ndim == 3 else pixels
     if scale < 1.0:
         gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
