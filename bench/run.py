@@ -280,6 +280,17 @@ def hostile_run(model_cache: Path) -> dict[str, Any]:
     return results
 
 
+def positive_int(text: str) -> int:
+    """An ``argparse`` type: a whole number of at least 1, refused with one line otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
@@ -287,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-hostile", action="store_true")
     parser.add_argument(
         "--confirmed-per-product",
-        type=int,
+        type=positive_int,
         default=None,
         help="product-match after review with this many confirmed photos per product (default: all)",
     )

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from bench.run import REPO
+from bench.run import REPO, positive_int
 from hallmark.settings import Settings
 from index.service import open_catalog, open_matcher
 from vision.decode import decode_image
@@ -119,7 +119,7 @@ def _jpeg(pixels: np.ndarray, quality: int) -> bytes:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
-    parser.add_argument("--originals", type=int, default=80, help="originals sampled (seed 1)")
+    parser.add_argument("--originals", type=positive_int, default=80, help="originals sampled (seed 1)")
     args = parser.parse_args(argv)
     root = args.data.resolve() / "copy-detection"
     if not (root / "truth.csv").exists():

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
+
 from bench.run import product_match_after_review
 from bench.splits import in_calibration_split
 
@@ -59,3 +61,17 @@ def test_after_review_can_hold_a_few_confirmed_photos_per_product(tmp_path: Path
     situation = product_match_after_review(data, tmp_path / "work", per_product=1)
     rows = list(csv.DictReader(situation.catalog_csv.open()))
     assert sorted(row["sku"] for row in rows) == ["Juice", "Juice", "Milk", "Milk"]  # packshot + one
+
+
+@pytest.mark.parametrize("flag", ["--confirmed-per-product", "--originals"])
+@pytest.mark.parametrize("value", ["0", "-1", "many"])
+def test_a_count_below_one_is_refused_before_anything_runs(
+    flag: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench import run, unseen_edits
+
+    command = run.main if flag == "--confirmed-per-product" else unseen_edits.main
+    with pytest.raises(SystemExit) as exited:
+        command([flag, value])
+    assert exited.value.code == 2
+    assert f"expected a whole number of at least 1, got '{value}'" in capsys.readouterr().err
