@@ -9,10 +9,11 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from hallmark.db.catalog import REFERENCE_ORIGINS
 from hallmark.errors import CatalogError
 
 REQUIRED_COLUMNS = ("sku", "name", "brand", "image")
-OPTIONAL_COLUMNS = ("msrp", "currency", "description", "release_date", "batch_size")
+OPTIONAL_COLUMNS = ("msrp", "currency", "description", "release_date", "batch_size", "origin")
 MAX_SKU_LENGTH = 128
 
 
@@ -32,12 +33,18 @@ class ProductFields:
 
 @dataclass(frozen=True)
 class CatalogRow:
-    """One valid row: a product and the path of one of its photos."""
+    """One valid row: a product and the path of one of its photos.
+
+    Attributes:
+        origin: Where the photo came from (``catalog`` unless the row's ``origin`` column says
+            ``confirmed``: a listing photo a reviewer confirmed, e.g. exported from another tool).
+    """
 
     line: int
     product: ProductFields
     image_as_given: str
     image_path: Path
+    origin: str = "catalog"
 
 
 @dataclass(frozen=True)
@@ -158,9 +165,13 @@ def read_catalog_csv(path: Path) -> Iterator[CatalogRow | RowError]:
             if not image:
                 yield RowError(line, "column 'image' is empty")
                 continue
+            origin = (_optional(raw, "origin") or "catalog").lower()
+            if origin not in REFERENCE_ORIGINS:
+                yield RowError(line, f"origin {origin!r} is not one of {', '.join(REFERENCE_ORIGINS)}")
+                continue
             earlier = first_seen.get(product.sku)
             if earlier is not None and earlier[1] != product:
                 yield RowError(line, f"sku {product.sku!r} has different product fields on line {earlier[0]}")
                 continue
             first_seen.setdefault(product.sku, (line, product))
-            yield CatalogRow(line, product, image, (base / image).resolve())
+            yield CatalogRow(line, product, image, (base / image).resolve(), origin)

@@ -20,6 +20,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hallmark.db.base import Base, UTCDateTime, utcnow
 
+#: Where a reference photo came from: ``catalog`` (imported or uploaded as the brand's photography)
+#: or ``confirmed`` (a listing photo a reviewer confirmed as showing the product). The matcher
+#: weighs evidence against the two differently: a shop photo shares shelves, hands and light with
+#: other shop photos.
+REFERENCE_ORIGINS = ("catalog", "confirmed")
+
 
 class Product(Base):
     """A protected product, identified by its SKU."""
@@ -65,6 +71,9 @@ class ReferenceImage(Base):
     #: None in rows written before it existed, filled in when the index is next rebuilt.
     blurred_descriptor: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     model_fingerprint: Mapped[str] = mapped_column(String(32))
+    #: Where the photo came from (:data:`REFERENCE_ORIGINS`): the brand's catalog (studio or
+    #: product photography), or a listing photo a reviewer confirmed as showing the product.
+    origin: Mapped[str] = mapped_column(String(16), default="catalog", server_default="catalog")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     product: Mapped[Product] = relationship(back_populates="references")

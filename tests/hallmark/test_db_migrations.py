@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from hallmark.db import Base, Database
 from hallmark.db.engine import alembic_config
@@ -49,3 +51,33 @@ def test_migration_0003_adds_the_blurred_descriptor_and_comes_back_down(database
     assert "blurred_descriptor" not in columns()
     command.upgrade(config, "head")
     assert "blurred_descriptor" in columns()
+
+
+def test_migration_0004_marks_every_earlier_photo_as_the_catalogs_and_comes_back_down(
+    database: Database,
+) -> None:
+    config = alembic_config(database.url)
+    command.downgrade(config, "0003")
+    with database.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO products (sku, name, brand, created_at, updated_at)"
+                " VALUES ('A-1', 'Shoe', 'Acme', :now, :now)"
+            ),
+            {"now": datetime(2026, 11, 29, tzinfo=UTC)},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO reference_images (product_id, sha256, source_path, stored_path, width, height,"
+                " phash, descriptor, model_fingerprint, created_at)"
+                " SELECT id, 'ab', 'a.jpg', 'references/ab.jpg', 1, 1, 0, :vector, 'm', :now FROM products"
+            ),
+            {"vector": b"\0" * 4, "now": datetime(2026, 11, 29, tzinfo=UTC)},
+        )
+    command.upgrade(config, "head")
+    with database.engine.connect() as connection:
+        assert connection.execute(text("SELECT origin FROM reference_images")).scalars().all() == ["catalog"]
+    command.downgrade(config, "0003")
+    columns = {column["name"] for column in inspect(database.engine).get_columns("reference_images")}
+    assert "origin" not in columns
+    command.upgrade(config, "head")

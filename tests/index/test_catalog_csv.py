@@ -32,6 +32,21 @@ def test_rows_with_optional_columns_are_parsed_and_paths_resolved(tmp_path: Path
     assert row.product.release_date == date(2024, 5, 1) and row.product.batch_size == 300
 
 
+def test_a_row_says_whether_its_photo_is_a_confirmed_listing_photo(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "sku,name,brand,image,origin\nA-1,Shoe,Acme,a.jpg,\nA-1,Shoe,Acme,shop.jpg,Confirmed\n"
+        "A-1,Shoe,Acme,c.jpg,catalog\nA-1,Shoe,Acme,d.jpg,scraped\n",
+    )
+    items = list(read_catalog_csv(path))
+    assert [item.origin for item in items[:3] if isinstance(item, CatalogRow)] == [
+        "catalog",
+        "confirmed",
+        "catalog",
+    ]
+    assert str(items[3]) == "line 5: origin 'scraped' is not one of catalog, confirmed"
+
+
 @pytest.mark.parametrize(
     ("row", "message"),
     [
