@@ -34,6 +34,26 @@ def import_catalog(
         raise typer.Exit(EXIT_FAILED)
 
 
+@catalog_app.command("learn")
+def learn() -> None:
+    """Add the listing photos reviewers confirmed as product matches to their products' photos.
+
+    A person's photo of a product, once confirmed, finds the next such photo far better than the
+    studio packshot does (see BENCHMARKS.md). Run it after review sessions; running it again adds
+    nothing new.
+    """
+    with user_errors():
+        report = open_catalog().add_confirmed_photos()
+    for error in report.errors:
+        typer.echo(f"{error}; photo skipped", err=True)
+    typer.echo(
+        f"{report.cases} confirmed product matches: {report.added} photos added, "
+        f"{report.unchanged} already there, {len(report.errors)} skipped"
+    )
+    if report.errors:
+        raise typer.Exit(EXIT_FAILED)
+
+
 @catalog_app.command("remove")
 def remove_product(sku: Annotated[str, typer.Argument(help="SKU of the product to remove.")]) -> None:
     """Remove a product and its reference photos."""

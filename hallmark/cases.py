@@ -331,6 +331,43 @@ def bulk(
     return outcomes
 
 
+@dataclass(frozen=True)
+class ConfirmedPhoto:
+    """A listing photo a reviewer confirmed as showing a catalog product (not a copy of its photo)."""
+
+    case_id: int
+    sku: str
+    name: str
+    brand: str
+    #: The photo's copy in the data directory, relative to it.
+    stored_path: str
+
+
+def confirmed_product_photos(session: Session) -> list[ConfirmedPhoto]:
+    """Photos of the cases a reviewer confirmed as product matches, oldest case first.
+
+    Only ``product`` verdicts: a confirmed ``copy`` is the brand's own photo, edited, which the
+    catalog already holds. Only cases confirmed or further along: a dismissed or reopened case says
+    nothing firm about the photo. Photos whose bytes were never stored are left out.
+    """
+    rows = session.execute(
+        select(Case.id, Product.sku, Product.name, Product.brand, ListingImage.stored_path)
+        .join(Product, Product.id == Case.product_id)
+        .join(ListingImage, ListingImage.id == Case.listing_image_id)
+        .where(
+            Case.status.in_([status.value for status in CONFIRMED_OR_LATER]),
+            Case.verdict == "product",
+            ListingImage.stored_path.is_not(None),
+        )
+        .order_by(Case.id)
+    )
+    return [
+        ConfirmedPhoto(case_id, sku, name, brand, stored_path)
+        for case_id, sku, name, brand, stored_path in rows
+        if stored_path is not None
+    ]
+
+
 def _label(session: Session, case: Case, decision: CaseStatus, reviewer: str) -> None:
     sku = session.scalar(select(Product.sku).where(Product.id == case.product_id)) or ""
     session.add(

@@ -13,7 +13,9 @@ import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from hallmark.cases import confirmed_product_photos
 from hallmark.db import CatalogState, Database, Product, ReferenceImage
+from hallmark.db.catalog import REFERENCE_ORIGINS
 from hallmark.errors import HallmarkError, ImageError, NotFoundError
 from hallmark.settings import Settings
 from index.catalog_csv import CatalogRow, ProductFields, RowError, read_catalog_csv
@@ -69,6 +71,8 @@ class ReferenceInfo:
     source_path: str
     stored_path: str
     phash: int
+    #: A listing photo a reviewer confirmed (origin ``confirmed``), not the brand's photography.
+    confirmed: bool = False
 
 
 def to_signed64(value: int) -> int:
@@ -87,6 +91,16 @@ class LoadedIndex:
     index: VectorIndex
     stamp: IndexStamp
     references: dict[int, ReferenceInfo]
+
+
+@dataclass
+class ConfirmedPhotosReport:
+    """What :meth:`Catalog.add_confirmed_photos` did."""
+
+    cases: int = 0
+    added: int = 0
+    unchanged: int = 0
+    errors: list[str] = field(default_factory=list)
 
 
 class Catalog:
@@ -153,11 +167,20 @@ class Catalog:
                 ReferenceImage.source_path,
                 ReferenceImage.stored_path,
                 ReferenceImage.phash,
+                ReferenceImage.origin,
             ).join(Product)
         )
         return {
             row[0]: ReferenceInfo(
-                row[0], row[1], row[2], row[3], row[4], row[5], row[6], to_unsigned64(row[7])
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                row[5],
+                row[6],
+                to_unsigned64(row[7]),
+                confirmed=row[8] == "confirmed",
             )
             for row in rows
         }
@@ -256,7 +279,9 @@ class Catalog:
                 product = products.get(row.product.sku) or self._upsert_product(session, row.product, report)
                 products[row.product.sku] = product
                 session.add(
-                    self._new_reference(product, image, data, str(row.image_path), vector, blurred_vector)
+                    self._new_reference(
+                        product, image, data, str(row.image_path), vector, blurred_vector, row.origin
+                    )
                 )
                 report.references_added += 1
             if new:
@@ -270,6 +295,7 @@ class Catalog:
         source: str,
         vector: np.ndarray,
         blurred_vector: np.ndarray,
+        origin: str,
     ) -> ReferenceImage:
         return ReferenceImage(
             product=product,
@@ -282,6 +308,7 @@ class Catalog:
             descriptor=vector.astype(np.float32).tobytes(),
             blurred_descriptor=blurred_vector.astype(np.float32).tobytes(),
             model_fingerprint=model_fingerprint(),
+            origin=origin,
         )
 
     def _read_reference(self, path: Path) -> tuple[DecodedImage, bytes]:
@@ -325,20 +352,27 @@ class Catalog:
         if updated.rowcount == 0:  # type: ignore[attr-defined]
             session.add(CatalogState(id=1, version=1))
 
-    def add_reference(self, fields: ProductFields, data: bytes, source: str) -> tuple[int, bool]:
+    def add_reference(
+        self, fields: ProductFields, data: bytes, source: str, origin: str = "catalog"
+    ) -> tuple[int, bool]:
         """Adds one reference photo from bytes (the API's upload path), creating the product if new.
 
         Args:
             fields: The product's fields; they update an existing product with the same SKU.
             data: The photo's encoded bytes (checked by the safe decoder).
             source: What ``reference_image`` shows for this photo in the CLI (a name or a path).
+            origin: ``catalog`` for the brand's photography, ``confirmed`` for a listing photo a
+                reviewer confirmed (see :data:`hallmark.db.catalog.REFERENCE_ORIGINS`).
 
         Returns:
             The reference photo's id, and whether it was new (False: this SKU already had these bytes).
 
         Raises:
             ImageError: The bytes are not an acceptable image.
+            ValueError: ``origin`` is not one of :data:`hallmark.db.catalog.REFERENCE_ORIGINS`.
         """
+        if origin not in REFERENCE_ORIGINS:
+            raise ValueError(f"origin {origin!r} is not one of {', '.join(REFERENCE_ORIGINS)}")
         image = decode_image(data)
         report = ImportReport()
         with self.database.session() as session:
@@ -352,13 +386,44 @@ class Catalog:
                 return existing, False
             vectors, blurred = self._descriptors([image.pixels])
             product = self._upsert_product(session, fields, report)
-            reference = self._new_reference(product, image, data, source, vectors[0], blurred[0])
+            reference = self._new_reference(product, image, data, source, vectors[0], blurred[0], origin)
             session.add(reference)
             self._bump_version(session)
             session.flush()
             reference_id = reference.id
         self.load_index()
         return reference_id, True
+
+    def add_confirmed_photos(self) -> ConfirmedPhotosReport:
+        """Adds each listing photo reviewers confirmed as a product match to that product's photos.
+
+        A packshot and a person's photo of the same package are far apart for the embedding and
+        for local features (lighting, angle, hands, shelves); a confirmed photo of a listing is a
+        reference much closer to the next listing of that product, so later matches of it are
+        found and verified more often. The photos are marked ``confirmed``: the score model weighs
+        a shop photo matched against a shop photo for what it is (they share shelves and hands).
+        Idempotent: a photo the product already has is left as it is.
+        """
+        with self.database.session() as session:
+            confirmed = confirmed_product_photos(session)
+        report = ConfirmedPhotosReport(cases=len(confirmed))
+        for photo in confirmed:
+            try:
+                data = (self.home / photo.stored_path).read_bytes()
+                _, created = self.add_reference(
+                    ProductFields(sku=photo.sku, name=photo.name, brand=photo.brand),
+                    data,
+                    source=f"listing photo confirmed in case {photo.case_id}",
+                    origin="confirmed",
+                )
+            except (OSError, HallmarkError) as error:
+                report.errors.append(f"case {photo.case_id}: {error}")
+                continue
+            if created:
+                report.added += 1
+            else:
+                report.unchanged += 1
+        return report
 
     def remove_reference(self, reference_id: int) -> None:
         """Removes one reference photo (its product stays, possibly with no photo).

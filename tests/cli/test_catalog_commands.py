@@ -1,4 +1,4 @@
-"""``hallmark catalog``: import, stats and remove, with bad rows reported by line."""
+"""``hallmark catalog``: import, stats, learn and remove, with bad rows reported by line."""
 
 from __future__ import annotations
 
@@ -68,3 +68,12 @@ def test_remove_takes_a_product_and_its_photos_out_of_the_index(run_hallmark: Ru
     assert _stats(run_hallmark) == {"products": 13, "references": 13, "indexed": 13}
     again = run_hallmark("catalog", "remove", "DA-001")
     assert again.returncode == 1 and again.stderr.strip() == "error: no product with sku 'DA-001'"
+
+
+def test_learn_with_no_confirmed_matches_adds_nothing_and_says_so(
+    run_hallmark: RunHallmark, demo_catalog_imported: None
+) -> None:
+    done = run_hallmark("catalog", "learn")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0 confirmed product matches: 0 photos added, 0 already there, 0 skipped"
+    assert _stats(run_hallmark) == {"products": 14, "references": 14, "indexed": 14}

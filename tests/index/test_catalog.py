@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from hallmark.db import ReferenceImage
+from hallmark.db import Product, ReferenceImage
 from hallmark.errors import NotFoundError
 from hallmark.settings import Settings
 from index.catalog import BLURRED_ID_OFFSET, Catalog
@@ -168,3 +168,44 @@ def test_references_from_before_the_blurred_descriptor_get_one_on_the_next_load(
     assert len(fresh.load_index().index) == 28
     with catalog.database.session() as session:
         assert all(r.blurred_descriptor is not None for r in session.scalars(select(ReferenceImage)))
+
+
+def test_listing_photos_reviewers_confirmed_as_the_product_become_its_reference_photos(
+    settings: Settings, catalog: Catalog
+) -> None:
+    from case_world import DEMO_LISTINGS, add_listing, case_of, run_matching
+
+    from hallmark.cases import CaseStatus, transition
+    from hallmark.db import open_database
+
+    catalog.import_csv(DEMO_CATALOG / "catalog.csv")
+    shop_photo = add_listing(
+        settings, DEMO_LISTINGS / "phone-photo-tropicana-apple-juice.jpg", url="https://shop.test/1"
+    )
+    reused = add_listing(settings, DEMO_LISTINGS / "reused-photo-cropped.jpg", url="https://shop.test/2")
+    run_matching(settings)
+    database = open_database(settings)
+    product_case, copy_case = case_of(database, shop_photo), case_of(database, reused)
+    assert (product_case.verdict, copy_case.verdict) == ("product", "copy")
+    with database.session() as session:
+        for case in (product_case, copy_case):
+            transition(session, case.id, CaseStatus.IN_REVIEW, "reviewer")
+            transition(session, case.id, CaseStatus.CONFIRMED, "reviewer")
+    before = catalog.stats().references
+
+    report = catalog.add_confirmed_photos()
+
+    # The shop photo joins its product's photos; the reused brand photo (a copy) does not.
+    assert (report.cases, report.added, report.unchanged, report.errors) == (1, 1, 0, [])
+    assert catalog.stats().references == before + 1
+    with database.session() as session:
+        learned = session.execute(
+            select(Product.sku, ReferenceImage.origin)
+            .join(ReferenceImage.product)
+            .where(ReferenceImage.source_path == f"listing photo confirmed in case {product_case.id}")
+        ).all()
+    assert [tuple(row) for row in learned] == [("Tropicana-Apple-Juice", "confirmed")]
+    confirmed = [info for info in catalog.load_index().references.values() if info.confirmed]
+    assert [info.sku for info in confirmed] == ["Tropicana-Apple-Juice"]
+    assert catalog.add_confirmed_photos().added == 0  # idempotent
+    assert catalog.stats().references == before + 1
