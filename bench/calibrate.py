@@ -1,4 +1,4 @@
-"""Fits ``index/calibration.json`` on the calibration half of the development sets.
+"""Fits ``index/calibration.json`` and ``index/calibration-confirmed.json`` on the calibration half.
 
 Usage: ``python -m bench.calibrate --data ../shared/data [--evidence bench/out/evidence.json]``.
 
@@ -13,26 +13,45 @@ keeps the evidence (reusable with ``--reuse``), and then, from the calibration h
 - sets the operating threshold as the lowest probability with flag precision >= 0.97 and at most
   0.5 % of no-match queries and distractors flagged, on out-of-fold scores: trees score the photos
   they were fitted on too well, and a threshold chosen on those would flag too much elsewhere.
+
+That is the model for catalogs of brand photos. The model for catalogs that also hold listing photos
+reviewers confirmed (``calibration-confirmed.json``) keeps its gates and copy rule and refits the
+trees and threshold with more evidence: the calibration half's product photos checked against
+catalogs holding confirmed photos drawn from the other of two folds of that half (see
+:func:`confirmed_situations`), so no photo is ever checked against itself.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.run import REPO, Situation, copy_detection, distractor_queries, product_match
+from bench.run import (
+    REPO,
+    Situation,
+    copy_detection,
+    distractor_queries,
+    product_half,
+    product_match,
+    product_match_with_confirmed,
+)
 from bench.splits import in_calibration_split
 from hallmark.settings import Settings
 from index.checking import check_paths
-from index.matcher import Matcher
+from index.matcher import Matcher, VerificationGate, verification_order
 from index.scoring import (
+    CALIBRATION_FILE,
+    CONFIRMED_CALIBRATION_FILE,
     MONOTONIC,
     BoostedTrees,
     Evidence,
@@ -55,6 +74,51 @@ TREE_DEPTH = 3
 TREE_ROUNDS = 200
 LEARNING_RATE = 0.05
 FOLDS = 5
+#: The cross-fitted catalogs: confirmed photos per product (None: all of the other fold's), and
+#: whether only half of the products have any; so that the trees see catalogs with one, a few and
+#: many confirmed photos per product, and products without any beside products with many.
+CONFIRMED_CATALOGS: tuple[tuple[int | None, bool], ...] = (
+    (1, False),
+    (2, False),
+    (None, False),
+    (None, True),
+)
+#: Name prefix of the collected sets whose catalogs hold confirmed photos.
+CONFIRMED_SET = "product-match-confirmed"
+
+
+def confirmed_situations(data: Path, workdir: Path) -> list[Situation]:
+    """product-match with confirmed shop photos in the catalog, cross-fitted on the calibration half.
+
+    The calibration half's product photos are split in two folds; each fold's photos (and fruit) are
+    checked against the packshots plus confirmed photos drawn from the other fold, in each way
+    :data:`CONFIRMED_CATALOGS` lists. No photo is checked against itself, and the held-out half is
+    never touched.
+    """
+    situations = []
+    for fold in (0, 1):
+        for per_product, half_of_products in CONFIRMED_CATALOGS:
+            label = "all" if per_product is None else str(per_product)
+            label += "-half" if half_of_products else ""
+            name = f"{CONFIRMED_SET}-{fold}-{label}"
+            situations.append(
+                product_match_with_confirmed(
+                    data,
+                    workdir / f"{name}.csv",
+                    confirmed=partial(_in_calibration_fold, fold=1 - fold),
+                    checked=partial(_in_calibration_fold, fold=fold),
+                    per_product=per_product,
+                    name=name,
+                    seed=fold,
+                    products=product_half(fold) if half_of_products else None,
+                )
+            )
+    return situations
+
+
+def _in_calibration_fold(name: str, fold: int) -> bool:
+    """Whether a photo is in the calibration half and in the given one of its two folds."""
+    return in_calibration_split(name) and hashlib.sha256(name.encode()).digest()[0] % 2 == fold
 
 
 def collect(
@@ -97,26 +161,50 @@ def _evidence(candidate: dict[str, Any], verified: bool) -> Evidence:
     fields = {name: candidate[name] for name in Evidence.__dataclass_fields__ if name in candidate}
     evidence = Evidence(**fields)
     if not verified:  # what the matcher would know had it not verified this candidate
-        evidence = Evidence(evidence.similarity, evidence.region_similarity, evidence.region)
+        evidence = Evidence(
+            evidence.similarity,
+            evidence.region_similarity,
+            evidence.region,
+            confirmed_reference=evidence.confirmed_reference,
+            confirmed_similarity=evidence.confirmed_similarity,
+            confirmed_photos=evidence.confirmed_photos,
+        )
     return evidence
+
+
+def _confirmed_or_none(candidate: dict[str, Any]) -> float | None:
+    return candidate["confirmed_similarity"] if candidate.get("confirmed_photos") else None
 
 
 def gated(rows: list[dict[str, Any]], model: ScoreModel) -> list[tuple[dict[str, Any], list[Evidence]]]:
     """Each query's candidates as the matcher would see them under ``model``'s verification gates.
 
-    As in :class:`index.matcher.Matcher`: the best products by region similarity, those past the
-    gates left unverified, none verified after a confirmed copy, the next ones up to
-    ``verify_limit_weak`` verified (and kept) only when the usual ones all match weakly, and the
-    inlier margins taken over the kept list. Returns the candidates best region similarity first.
+    As in :class:`index.matcher.Matcher`: the best products in
+    :func:`index.matcher.verification_order`, those past the gates left unverified, none verified
+    after a confirmed copy, the next ones up to ``verify_limit_weak`` verified (and kept) only when
+    the usual ones all match weakly, and the inlier margins taken over the kept list. Returns the
+    candidates in that order.
     """
     out: list[tuple[dict[str, Any], list[Evidence]]] = []
     for row in rows:
-        ordered = sorted(row["candidates"], key=lambda candidate: -candidate["region_similarity"])
-        ordered = ordered[: model.shortlist_size(TOP_K)]
+        candidates = row["candidates"]
+        order = verification_order(
+            [candidate["region_similarity"] for candidate in candidates],
+            [_confirmed_or_none(candidate) for candidate in candidates],
+        )
+        ordered = [candidates[position] for position in order][: model.shortlist_size(TOP_K)]
         if not ordered:
             out.append(({**row, "candidates": []}, []))
             continue
-        gate = max(model.verify_similarity, ordered[0]["region_similarity"] - model.verify_margin)
+        gate = VerificationGate.of(
+            model,
+            [candidate["region_similarity"] for candidate in ordered],
+            [
+                similarity
+                for candidate in ordered
+                if (similarity := _confirmed_or_none(candidate)) is not None
+            ],
+        )
         evidences = [_evidence(candidate, False) for candidate in ordered]
         usual = max(TOP_K, model.verify_limit)
         strongest = _verify_range(ordered, evidences, model.verify_limit, gate, model)
@@ -135,12 +223,18 @@ def gated(rows: list[dict[str, Any]], model: ScoreModel) -> list[tuple[dict[str,
 
 
 def _verify_range(
-    ordered: list[dict[str, Any]], evidences: list[Evidence], limit: int, gate: float, model: ScoreModel
+    ordered: list[dict[str, Any]],
+    evidences: list[Evidence],
+    limit: int,
+    gate: VerificationGate,
+    model: ScoreModel,
 ) -> int | None:
     """Marks the first ``limit`` candidates past the gate verified; the most inliers, None at a copy."""
     strongest = 0
     for position, candidate in enumerate(ordered[:limit]):
-        if not evidences[position].verified and candidate["region_similarity"] >= gate:
+        if not evidences[position].verified and gate.admits(
+            candidate["region_similarity"], _confirmed_or_none(candidate)
+        ):
             evidences[position] = _evidence(candidate, True)
             if model.is_copy(evidences[position]):
                 return None
@@ -240,8 +334,11 @@ def choose_threshold(scored: list[tuple[dict[str, Any], float, str | None]]) -> 
 
 
 def fit(rows: list[dict[str, Any]], base: ScoreModel) -> ScoreModel:
-    """All parameters of :class:`ScoreModel` from the calibration half of ``rows``."""
-    train = [row for row in rows if in_calibration_split(row["query"])]
+    """All parameters of :class:`ScoreModel` for catalogs of brand photos, from the calibration half
+    of ``rows`` (its catalogs with confirmed photos left out)."""
+    train = [
+        row for row in rows if in_calibration_split(row["query"]) and not row["set"].startswith(CONFIRMED_SET)
+    ]
     true_similarities = np.array(
         [c["region_similarity"] for row in train for c in row["candidates"] if c["sku"] == row["truth"]]
     )
@@ -281,12 +378,31 @@ def fit(rows: list[dict[str, Any]], base: ScoreModel) -> ScoreModel:
     # previous calibration's extension.
     usual_only = replace(model, verify_limit_weak=0)
     model = replace(model, weak_inliers=weak_inliers(train, usual_only), verify_limit_weak=COLLECT_LIMIT)
+    return _fit_scores(train, model, lambda row: f"{row['set']}/{row['query']}")
+
+
+def fit_confirmed(rows: list[dict[str, Any]], brand_photos: ScoreModel) -> ScoreModel:
+    """The score model for catalogs that also hold confirmed listing photos.
+
+    The gates and the copy rule are those of ``brand_photos`` (the model :func:`fit` gives); the
+    trees and the threshold are fitted on every catalog of the calibration half, with and without
+    confirmed photos, so that they also score copies and products with no confirmed photo.
+    A photo checked against several catalogs keeps all its rows in one fold.
+    """
+    train = [row for row in rows if in_calibration_split(row["query"])]
+    return _fit_scores(train, brand_photos, lambda row: str(row["query"]))
+
+
+def _fit_scores(
+    train: list[dict[str, Any]], model: ScoreModel, group_of: Callable[[dict[str, Any]], str]
+) -> ScoreModel:
+    """``model`` with score trees fitted on ``train`` and the threshold chosen out of fold."""
     features, labels, groups = [], [], []
     for row, evidences in gated(train, model):
         for candidate, evidence in zip(row["candidates"], evidences, strict=True):
             features.append(feature_vector(evidence, model.copy_agreement))
             labels.append(float(candidate["sku"] == row["truth"]))
-            groups.append(f"{row['set']}/{row['query']}")
+            groups.append(group_of(row))
     trees, out_of_fold = fit_trees(np.array(features), np.array(labels), np.array(groups))
     model = replace(model, trees=trees)
     return replace(model, threshold=choose_threshold(score_rows(train, model, out_of_fold)))
@@ -324,7 +440,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--evidence", type=Path, default=REPO / "bench" / "out" / "evidence.json")
     parser.add_argument("--reuse", action="store_true", help="fit on evidence collected before")
-    parser.add_argument("--out", type=Path, default=REPO / "index" / "calibration.json")
+    parser.add_argument("--out", type=Path, default=CALIBRATION_FILE)
+    parser.add_argument("--out-confirmed", type=Path, default=CONFIRMED_CALIBRATION_FILE)
     args = parser.parse_args(argv)
     if args.reuse:
         rows = json.loads(args.evidence.read_text())
@@ -333,9 +450,15 @@ def main(argv: list[str] | None = None) -> int:
         model_cache = Settings().resolved_model_cache
         distractors = distractor_queries(data)
         rows = []
-        for situation in (copy_detection(data), product_match(data)):
-            rows += collect(situation, distractors, model_cache)
-            print(f"collected {situation.name}", file=sys.stderr)
+        with tempfile.TemporaryDirectory(prefix="calibrate-catalogs-") as workdir:
+            situations = [copy_detection(data), product_match(data)]
+            situations += confirmed_situations(data, Path(workdir))
+            for situation in situations:
+                negatives = distractors
+                if situation.name.startswith(CONFIRMED_SET):
+                    negatives = [item for item in distractors if in_calibration_split(item[0])]
+                rows += collect(situation, negatives, model_cache)
+                print(f"collected {situation.name}", file=sys.stderr)
         args.evidence.parent.mkdir(parents=True, exist_ok=True)
         args.evidence.write_text(json.dumps(rows))
     base = ScoreModel.load(args.out) if args.out.exists() else None
@@ -345,10 +468,16 @@ def main(argv: list[str] | None = None) -> int:
         fitted_on="calibration half (bench/splits.py) of ../shared/data copy-detection and "
         "product-match queries and distractors",
     )
-    args.out.write_text(calibration_text(model))
-    summary = model.to_json()
-    summary["score_trees"] = f"{len(model.trees.roots)} trees, {len(model.trees.feature)} nodes"
-    print(json.dumps(summary))
+    confirmed = replace(
+        fit_confirmed(rows, model),
+        fitted_on=f"{model.fitted_on}, and its product-match photos checked against catalogs holding "
+        "confirmed photos of the other of two folds (1 and 2 per product, all, all for half of the products)",
+    )
+    for path, fitted in ((args.out, model), (args.out_confirmed, confirmed)):
+        path.write_text(calibration_text(fitted))
+        summary = fitted.to_json()
+        summary["score_trees"] = f"{len(fitted.trees.roots)} trees, {len(fitted.trees.feature)} nodes"
+        print(json.dumps(summary))
     return 0
 
 

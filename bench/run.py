@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import platform
@@ -71,48 +72,95 @@ def copy_detection(data: Path) -> Situation:
     )
 
 
-def product_match_after_review(data: Path, workdir: Path, per_product: int | None = None) -> Situation:
+def product_match_after_review(
+    data: Path, workdir: Path, per_product: int | None = None, half_of_products: bool = False
+) -> Situation:
     """product-match once reviewers have confirmed the calibration half's product photos.
 
     A brand's catalog grows past its packshots: a listing photo a reviewer confirmed as showing the
-    product becomes one more reference photo of its SKU (one more catalog row). Here the product
-    photos of the calibration half (see :mod:`bench.splits`) play those confirmed photos, and only the
-    held-out half is checked: no query is ever in the catalog. The fruit and vegetable photos of the
-    held-out half come from the same shops, so they measure what the shop backgrounds of the
-    confirmed photos cost.
+    product becomes one more reference photo of its SKU (a catalog row with ``origin`` ``confirmed``).
+    Here the product photos of the calibration half (see :mod:`bench.splits`) play those confirmed
+    photos, and only the held-out half is checked: no query is ever in the catalog. The fruit and
+    vegetable photos of the held-out half come from the same shops, so they measure what the shop
+    backgrounds of the confirmed photos cost.
 
     Args:
         data: The development data folder.
         workdir: Where to write the catalog CSV (its image paths are absolute).
         per_product: Confirmed photos per product, drawn at random (seed 0) from the calibration
             half; all of them when None.
+        half_of_products: Only half of the products (by a hash of the SKU) have confirmed photos,
+            as when reviewers have confirmed matches of some products and not yet of others.
+    """
+    return product_match_with_confirmed(
+        data,
+        workdir / "product-match-after-review.csv",
+        confirmed=in_calibration_split,
+        checked=lambda name: not in_calibration_split(name),
+        per_product=per_product,
+        name="product-match-after-review",
+        products=product_half(0) if half_of_products else None,
+    )
+
+
+def product_half(half: int) -> Callable[[str], bool]:
+    """Whether a SKU is in the given half (0 or 1) of the products, by a hash of the SKU."""
+    return lambda sku: hashlib.sha256(sku.encode()).digest()[0] % 2 == half
+
+
+def product_match_with_confirmed(
+    data: Path,
+    catalog_csv: Path,
+    confirmed: Callable[[str], bool],
+    checked: Callable[[str], bool],
+    per_product: int | None,
+    name: str,
+    seed: int = 0,
+    products: Callable[[str], bool] | None = None,
+) -> Situation:
+    """product-match with some labelled product photos in the catalog as confirmed references.
+
+    Args:
+        data: The development data folder.
+        catalog_csv: The catalog CSV to write (its image paths are absolute).
+        confirmed: Which product photos (by name) may become confirmed references.
+        checked: Which photos (products and fruit) are checked; never one that ``confirmed`` takes.
+        per_product: Confirmed photos per product, drawn at random; all of them when None.
+        name: The situation's name.
+        seed: The draw's seed.
+        products: Which products (by SKU) get confirmed photos; all when None.
     """
     plain = product_match(data)
     root = data / "product-match"
     references = list(csv.DictReader((root / "references.csv").open()))
     by_sku = {row["sku"]: row for row in references}
     rows = [{**row, "image": str((root / row["image"]).resolve())} for row in references]
-    confirmed: dict[str, list[str]] = {}
+    chosen: dict[str, list[str]] = {}
     for image, sku in plain.truth.items():
-        if in_calibration_split(image):
-            confirmed.setdefault(sku, []).append(image)
-    draw = random.Random(0)
-    for sku in sorted(confirmed):
-        images = confirmed[sku]
+        if confirmed(image) and (products is None or products(sku)):
+            chosen.setdefault(sku, []).append(image)
+    draw = random.Random(seed)
+    in_catalog: set[str] = set()
+    for sku in sorted(chosen):
+        images = chosen[sku]
         if per_product is not None:
             images = draw.sample(images, min(per_product, len(images)))
-        rows += [{**by_sku[sku], "image": str((root / image).resolve())} for image in images]
-    catalog_csv = workdir / "product-match-after-review.csv"
+        in_catalog.update(images)
+        rows += [
+            {**by_sku[sku], "image": str((root / image).resolve()), "origin": "confirmed"} for image in images
+        ]
+    catalog_csv.parent.mkdir(parents=True, exist_ok=True)
     with catalog_csv.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(references[0]))
+        writer = csv.DictWriter(handle, fieldnames=[*references[0], "origin"], restval="catalog")
         writer.writeheader()
         writer.writerows(rows)
+    kept = {query for query, _ in plain.queries if checked(query) and query not in in_catalog}
     return Situation(
-        name="product-match-after-review",
+        name=name,
         catalog_csv=catalog_csv,
-        queries=[(name, path) for name, path in plain.queries if not in_calibration_split(name)],
-        truth={name: sku for name, sku in plain.truth.items() if not in_calibration_split(name)},
-        negatives=[name for name in plain.negatives if not in_calibration_split(name)],
+        queries=[(query, path) for query, path in plain.queries if query in kept],
+        truth={query: sku for query, sku in plain.truth.items() if query in kept},
+        negatives=[query for query in plain.negatives if query in kept],
     )
 
 
@@ -302,6 +350,11 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="product-match after review with this many confirmed photos per product (default: all)",
     )
+    parser.add_argument(
+        "--confirmed-half-of-products",
+        action="store_true",
+        help="product-match after review with confirmed photos of only half of the products",
+    )
     args = parser.parse_args(argv)
     data = args.data.resolve()
     if not (data / "README.md").exists():
@@ -326,7 +379,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{situation.name}: {json.dumps(results[situation.name])}", file=sys.stderr)
         # Not part of the speed ratio below, which stays the two sets' (comparable across sessions).
         with tempfile.TemporaryDirectory() as workdir:
-            reviewed = product_match_after_review(data, Path(workdir), args.confirmed_per_product)
+            reviewed = product_match_after_review(
+                data, Path(workdir), args.confirmed_per_product, args.confirmed_half_of_products
+            )
             results[reviewed.name] = evaluate(reviewed, distractors, model_cache)
         print(f"{reviewed.name}: {json.dumps(results[reviewed.name])}", file=sys.stderr)
     ceiling = statistics.median(ceilings)

@@ -54,6 +54,19 @@ class VectorIndex:
         """Every id in the index."""
         return faiss.vector_to_array(self._index.id_map).astype(np.int64)
 
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of the given ids, ``(len(ids), dim)``.
+
+        Raises:
+            KeyError: An id is not in the index.
+        """
+        if len(ids) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        try:
+            return self._index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64))
+        except RuntimeError as error:  # FAISS reports an unknown id as a RuntimeError
+            raise KeyError(f"an id of {ids.tolist()} is not in the index") from error
+
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest ids per query, as ``(similarities, ids)``; missing slots have id -1."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)

@@ -15,6 +15,8 @@ Three stages, each spent only where the one before leaves a question open:
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
@@ -22,8 +24,8 @@ from typing import Any, Literal
 import numpy as np
 
 from hallmark.errors import HallmarkError
-from index.catalog import Catalog, LoadedIndex, ReferenceInfo, reference_ids_of
-from index.faiss_store import IndexStamp
+from index.catalog import BLURRED_ID_OFFSET, Catalog, LoadedIndex, ReferenceInfo, reference_ids_of
+from index.faiss_store import IndexStamp, VectorIndex
 from index.photo_workers import map_photos, single_threaded_kernels, worker_count
 from index.reference_features import ReferenceFeatures
 from index.scoring import Evidence, ScoreModel, default_score_model, set_relative_evidence
@@ -118,7 +120,47 @@ class _Candidate:
     similarity: float
     region_similarity: float
     region: int
+    confirmed_similarity: float = 0.0
+    confirmed_photos: int = 0
     evidence: Evidence | None = None
+
+
+@dataclass(frozen=True)
+class _Scoring:
+    model: ScoreModel
+    threshold: float
+
+
+@dataclass(frozen=True)
+class _ConfirmedPhotos:
+    """A catalog's confirmed listing photos as one index version has them: each product's photos by
+    origin, the index split by origin (brand photos, confirmed photos), and the vectors of each
+    product's photos once it is first shortlisted (:func:`_photos_of`)."""
+
+    by_product: dict[int, tuple[list[ReferenceInfo], list[ReferenceInfo]]]
+    brand_index: VectorIndex
+    confirmed_index: VectorIndex
+    vectors: dict[int, _ProductPhotos] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What :meth:`Matcher._prepare` computed for one index version."""
+
+    stamp: IndexStamp
+    scoring: _Scoring
+    confirmed: _ConfirmedPhotos | None
+
+
+@dataclass(frozen=True)
+class _ProductPhotos:
+    """A product's reference photos by origin, with their index vectors (each photo's two vectors:
+    the photo's, then its blurred copy's, as ``(2 * photos, dim)``)."""
+
+    catalog: list[ReferenceInfo]
+    catalog_vectors: np.ndarray
+    confirmed: list[ReferenceInfo]
+    confirmed_vectors: np.ndarray
 
 
 class Matcher:
@@ -141,10 +183,30 @@ class Matcher:
     ) -> None:
         self.catalog = catalog
         self.workers = worker_count(catalog.settings.verify_threads if workers is None else workers)
-        self.calibration = calibration or default_score_model()
-        self.threshold = threshold if threshold is not None else self.calibration.threshold
+        self._given = (calibration, threshold)
         self.reference_features = ReferenceFeatures(catalog.home)
-        self._prepared_stamp: IndexStamp | None = None
+        self._prepared: _Prepared | None = None
+
+    @property
+    def calibration(self) -> ScoreModel:
+        """The score model for the catalog as last loaded (see :meth:`_scoring_for`)."""
+        return (self._prepared.scoring if self._prepared else self._scoring_for(False)).model
+
+    @property
+    def threshold(self) -> float:
+        """The operating threshold for the catalog as last loaded."""
+        return (self._prepared.scoring if self._prepared else self._scoring_for(False)).threshold
+
+    def _scoring_for(self, confirmed_photos: bool) -> _Scoring:
+        """The given score model and threshold, else the shipped ones for this kind of catalog.
+
+        A catalog that holds confirmed listing photos is scored by the model fitted on such
+        catalogs (:func:`index.scoring.default_score_model`); one of brand photos only by the model
+        fitted on those, whose figures the confirmed photos would otherwise move.
+        """
+        model, threshold = self._given
+        model = model or default_score_model(confirmed_photos)
+        return _Scoring(model, model.threshold if threshold is None else threshold)
 
     def check(self, images: list[DecodedImage], top_k: int = 5) -> list[CheckResult]:
         """Checks decoded images in one batch; results in input order."""
@@ -166,39 +228,82 @@ class Matcher:
         :mod:`index.photo_workers`); a lone photo uses the kernels' own threads instead.
         """
         loaded = self.catalog.load_index()
-        self._prepare(loaded)
+        # What this index version needs, held for the whole batch: a concurrent batch that loads a
+        # changed catalog prepares its own.
+        prepared = self._prepare(loaded)
+        scoring, confirmed = prepared.scoring, prepared.confirmed
         images = batch.images
         if not images:
             return []
         workers = min(self.workers, len(images))
         with single_threaded_kernels() if workers > 1 else nullcontext():
             count, region_count, dim = batch.regions.shape
-            similarities, ids = loaded.index.search(batch.regions.reshape(-1, dim), CANDIDATES_PER_QUERY)
+            queries = batch.regions.reshape(-1, dim)
+            # With confirmed photos in the catalog, the brand photos are searched on their own: a
+            # product's many shop photos would otherwise crowd other products' packshots out of the
+            # top hits, and the packshot is what a listing is verified against.
+            brand_index = loaded.index if confirmed is None else confirmed.brand_index
+            similarities, ids = brand_index.search(queries, CANDIDATES_PER_QUERY)
             similarities = similarities.reshape(count, region_count, -1)
             ids = ids.reshape(count, region_count, -1)
+            confirmed_hits = None
+            if confirmed is not None:
+                found = confirmed.confirmed_index.search(queries, CANDIDATES_PER_QUERY)
+                confirmed_hits = (
+                    found[0].reshape(count, region_count, -1),
+                    found[1].reshape(count, region_count, -1),
+                )
 
             def check_one(row: int) -> CheckResult:
-                candidates = self._candidates(similarities[row], ids[row], loaded, top_k, images[row])
-                return self._result(candidates, top_k)
+                candidates = self._candidates(similarities[row], ids[row], loaded, top_k, scoring.model)
+                if confirmed is not None and confirmed_hits is not None:
+                    candidates = _with_confirmed(
+                        confirmed,
+                        candidates,
+                        (confirmed_hits[0][row], confirmed_hits[1][row]),
+                        loaded,
+                        scoring.model.shortlist_size(top_k),
+                        batch.regions[row],
+                    )
+                # Verification can lift a lower-ranked product above the top K, so the shortlist is
+                # a little deeper; deeper still (up to the weak limit) when the usual candidates all
+                # match weakly.
+                usual = max(top_k, scoring.model.verify_limit)
+                extended = self._verify(images[row], candidates, scoring.model)
+                return self._result(candidates if extended else candidates[:usual], top_k, scoring)
 
             return map_photos(check_one, range(count), workers)
 
-    def _prepare(self, loaded: LoadedIndex) -> None:
-        """Computes every reference's local features once per index version, when the cache holds them.
+    def _prepare(self, loaded: LoadedIndex) -> _Prepared:
+        """What checking against this index version needs, computed once per version.
 
-        This is index-load work (like reading the FAISS file), done before the first check instead
-        of inside it; larger catalogs fill the cache on demand.
+        The score model for the kind of catalog, the confirmed photos (if any) by product with the
+        index split by origin, and every brand photo's local features when the cache holds them:
+        index-load work (like reading the FAISS file), done before the first check instead of
+        inside it; larger catalogs fill the cache on demand.
         """
-        if self._prepared_stamp == loaded.stamp:
-            return
-        if 2 * len(loaded.references) <= self.reference_features.capacity:
-            for reference in loaded.references.values():
+        prepared = self._prepared
+        if prepared is not None and prepared.stamp == loaded.stamp:
+            return prepared
+        by_product: dict[int, tuple[list[ReferenceInfo], list[ReferenceInfo]]] = {}
+        for reference in loaded.references.values():
+            photos = by_product.setdefault(reference.product_id, ([], []))
+            photos[1 if reference.confirmed else 0].append(reference)
+        confirmed = None
+        if any(confirmed_photos for _, confirmed_photos in by_product.values()):
+            confirmed = _ConfirmedPhotos(by_product, *_split_by_origin(loaded))
+        # Confirmed photos are verified against only for a product with no photo of the brand's.
+        verified = [reference for reference in loaded.references.values() if not reference.confirmed]
+        if 2 * len(verified) <= self.reference_features.capacity:
+            for reference in verified:
                 try:
                     self.reference_features.get(reference)
                     self.reference_features.get(reference, mirrored=True)
                 except HallmarkError:
                     continue  # reported when the reference is a candidate
-        self._prepared_stamp = loaded.stamp
+        prepared = _Prepared(loaded.stamp, self._scoring_for(confirmed is not None), confirmed)
+        self._prepared = prepared
+        return prepared
 
     def _candidates(
         self,
@@ -206,9 +311,9 @@ class Matcher:
         ids: np.ndarray,
         loaded: LoadedIndex,
         top_k: int,
-        image: DecodedImage,
+        model: ScoreModel,
     ) -> list[_Candidate]:
-        """The best reference per product by region similarity, verified where it could flag."""
+        """The best brand photo per product by region similarity, the closest products first."""
         # A reference is as close as the nearer of its two vectors (the photo and its blurred copy).
         reference_ids = reference_ids_of(ids)
         # The whole frame is region 0; a reference outside its top list is at most that list's last.
@@ -224,58 +329,56 @@ class Matcher:
         order = order[ids.ravel()[order] >= 0]
         _, first = np.unique(flat_references[order], return_index=True)
         best_hits = order[np.sort(first)]
-        model = self.calibration
-        wanted = model.shortlist_size(top_k)
-        per_product: dict[int, _Candidate] = {}
-        per_region = similarities.shape[1]
-        for hit in best_hits.tolist():
-            reference = loaded.references.get(int(flat_references[hit]))
-            if reference is None or reference.product_id in per_product:
-                continue
-            whole = whole_frame.get(reference.reference_id, whole_floor)
-            region = hit // per_region
-            per_product[reference.product_id] = _Candidate(
-                reference, whole, float(flat_similarities[hit]), region
-            )
-            if len(per_product) == wanted:
-                break
-        # Verification can lift a lower-ranked product above the top K, so the shortlist is a little
-        # deeper; deeper still (up to the weak limit) when the usual candidates all match weakly.
-        shortlist = list(per_product.values())
-        usual = max(top_k, model.verify_limit)
-        extended = self._verify(image, shortlist)
-        return shortlist if extended else shortlist[:usual]
+        shortlist = _shortlist(
+            best_hits,
+            flat_similarities,
+            flat_references,
+            similarities.shape[1],
+            loaded,
+            model.shortlist_size(top_k),
+        )
+        for candidate in shortlist:
+            candidate.similarity = whole_frame.get(candidate.reference.reference_id, whole_floor)
+        return shortlist
 
-    def _verify(self, image: DecodedImage, candidates: list[_Candidate]) -> bool:
+    def _verify(self, image: DecodedImage, candidates: list[_Candidate], model: ScoreModel) -> bool:
         """Gives every candidate its evidence; returns whether the weak-match extension ran."""
-        model = self.calibration
         if not candidates:
             return False
-        best = candidates[0].region_similarity
-        gate = max(model.verify_similarity, best - model.verify_margin)
+        gate = VerificationGate.of(
+            model,
+            [candidate.region_similarity for candidate in candidates],
+            [candidate.confirmed_similarity for candidate in candidates if candidate.confirmed_photos],
+        )
         for candidate in candidates:
             candidate.evidence = _embedding_evidence(candidate, image)
         query = (
             _Listing(image.pixels, extract_features(image.pixels, colour=False))
-            if candidates[0].region_similarity >= gate
+            if any(gate.passes(candidate) for candidate in candidates)
             else None
         )
-        strongest = self._verify_range(query, candidates[: model.verify_limit], gate)
+        strongest = self._verify_range(query, candidates[: model.verify_limit], gate, model)
         if strongest is None or strongest >= model.weak_inliers:
             return False  # a copy, or a match strong enough that deeper candidates rarely win
         if model.verify_limit_weak <= model.verify_limit:
             return False
-        self._verify_range(query, candidates[: model.verify_limit_weak], gate)
+        self._verify_range(query, candidates[: model.verify_limit_weak], gate, model)
         return True
 
-    def _verify_range(self, query: _Listing | None, candidates: list[_Candidate], gate: float) -> int | None:
+    def _verify_range(
+        self,
+        query: _Listing | None,
+        candidates: list[_Candidate],
+        gate: VerificationGate,
+        model: ScoreModel,
+    ) -> int | None:
         """Verifies the not yet verified candidates past the gate; the most inliers, None at a copy."""
         strongest = 0
         if query is None:  # even the best candidate is below the gate
             return strongest
         for position, candidate in enumerate(candidates):
             assert candidate.evidence is not None
-            if candidate.evidence.verified or candidate.region_similarity < gate:
+            if candidate.evidence.verified or not gate.passes(candidate):
                 strongest = max(strongest, candidate.evidence.inliers)
                 continue
             try:
@@ -284,7 +387,7 @@ class Matcher:
                 )
             except HallmarkError:
                 continue  # a reference photo missing from the data directory: embedding evidence only
-            if self.calibration.is_copy(candidate.evidence):
+            if model.is_copy(candidate.evidence):
                 return None  # the listing reuses this photo; no other candidate can explain it better
             strongest = max(strongest, candidate.evidence.inliers)
         return strongest
@@ -352,8 +455,8 @@ class Matcher:
         offset = np.array([box[0], box[1]], dtype=again.reference_points.dtype)
         return replace(again, reference_points=again.reference_points + offset), part
 
-    def _result(self, candidates: list[_Candidate], top_k: int) -> CheckResult:
-        model = self.calibration
+    def _result(self, candidates: list[_Candidate], top_k: int, scoring: _Scoring) -> CheckResult:
+        model = scoring.model
         evidences = [candidate.evidence for candidate in candidates if candidate.evidence is not None]
         assert len(evidences) == len(candidates)  # _verify gives every candidate its evidence
         set_relative_evidence(evidences)
@@ -374,9 +477,191 @@ class Matcher:
             )
         matches.sort(key=lambda match: match.score, reverse=True)
         matches = matches[:top_k]
-        if matches and matches[0].score >= self.threshold:
+        if matches and matches[0].score >= scoring.threshold:
             return CheckResult(verdict=matches[0].kind, score=matches[0].score, matches=matches)
         return CheckResult(verdict="none", score=matches[0].score if matches else 0.0, matches=matches)
+
+
+def _with_confirmed(
+    confirmed: _ConfirmedPhotos,
+    shortlist: list[_Candidate],
+    confirmed_hits: tuple[np.ndarray, np.ndarray],
+    loaded: LoadedIndex,
+    wanted: int,
+    regions: np.ndarray,
+) -> list[_Candidate]:
+    """The shortlist of a catalog that holds confirmed listing photos.
+
+    The products whose brand photos are closest (``shortlist``) and those whose confirmed photos
+    are closest, in the order of :func:`verification_order`; each gets the similarity of its
+    closest confirmed photo, computed exactly from the stored vectors, and a product found
+    through its confirmed photos alone gets its closest brand photo the same way (or, with
+    none, its closest confirmed photo as the reference to verify against).
+    """
+    chosen = {candidate.reference.product_id: candidate for candidate in shortlist}
+    for reference_id in _references_best_first(*confirmed_hits):
+        reference = loaded.references.get(reference_id)
+        if reference is None or reference.product_id in chosen:
+            continue
+        photos = _photos_of(confirmed, reference.product_id, loaded)
+        if photos.catalog:
+            closest, region_similarity, region, whole = _closest_photo(
+                photos.catalog, photos.catalog_vectors, regions
+            )
+        else:  # a product known only from confirmed photos: verified against the closest
+            closest, region_similarity, region, whole = _closest_photo(
+                photos.confirmed, photos.confirmed_vectors, regions
+            )
+        chosen[reference.product_id] = _Candidate(closest, whole, region_similarity, region)
+        if len(chosen) == 2 * wanted:
+            break
+    candidates = list(chosen.values())
+    for candidate in candidates:
+        photos = _photos_of(confirmed, candidate.reference.product_id, loaded)
+        if photos.confirmed:
+            _, similarity, _, _ = _closest_photo(photos.confirmed, photos.confirmed_vectors, regions)
+            candidate.confirmed_similarity = round(similarity, 4)
+            candidate.confirmed_photos = len(photos.confirmed)
+    order = verification_order(
+        [candidate.region_similarity for candidate in candidates],
+        [_confirmed_or_none(candidate) for candidate in candidates],
+    )
+    return [candidates[position] for position in order[:wanted]]
+
+
+def _photos_of(confirmed_photos: _ConfirmedPhotos, product_id: int, loaded: LoadedIndex) -> _ProductPhotos:
+    """A product's photos by origin with their vectors (kept with the index version)."""
+    found = confirmed_photos.vectors.get(product_id)
+    if found is not None:
+        return found
+    catalog, confirmed = confirmed_photos.by_product[product_id]
+
+    def vectors(photos: list[ReferenceInfo]) -> np.ndarray:
+        ids = np.array([photo.reference_id for photo in photos], dtype=np.int64)
+        return loaded.index.vectors(np.concatenate([ids, ids + BLURRED_ID_OFFSET]))
+
+    found = _ProductPhotos(catalog, vectors(catalog), confirmed, vectors(confirmed))
+    # Worker threads may both fill one product: the same value, so the race is harmless.
+    confirmed_photos.vectors[product_id] = found
+    return found
+
+
+@dataclass(frozen=True)
+class VerificationGate:
+    """Which candidates of a listing photo are close enough to verify.
+
+    A candidate is verified when its brand photo is within ``verify_margin`` of the photo's closest
+    brand photo (and above ``verify_similarity``), or its closest confirmed listing photo is within
+    the margin of the closest confirmed photo of any candidate: each kind of photo is compared with
+    its own kind, as shop photos sit much closer to shop photos than packshots do.
+    """
+
+    brand: float
+    confirmed: float
+
+    @classmethod
+    def of(cls, model: ScoreModel, brand: Sequence[float], confirmed: Sequence[float]) -> VerificationGate:
+        """The gate for candidates with these brand-photo and (where any) confirmed similarities."""
+        floor = model.verify_similarity
+
+        def gate(similarities: Sequence[float]) -> float:
+            return max(floor, max(similarities) - model.verify_margin) if similarities else math.inf
+
+        return cls(gate(brand), gate(confirmed))
+
+    def admits(self, brand: float, confirmed: float | None) -> bool:
+        """Whether a candidate with these similarities (None: no confirmed photo) is verified."""
+        return brand >= self.brand or (confirmed is not None and confirmed >= self.confirmed)
+
+    def passes(self, candidate: _Candidate) -> bool:
+        return self.admits(candidate.region_similarity, _confirmed_or_none(candidate))
+
+
+def _confirmed_or_none(candidate: _Candidate) -> float | None:
+    """A candidate's confirmed-photo similarity, None when its product has no confirmed photo."""
+    return candidate.confirmed_similarity if candidate.confirmed_photos else None
+
+
+def verification_order(brand: Sequence[float], confirmed: Sequence[float | None]) -> list[int]:
+    """The order in which a photo's candidates are verified (and cut to the shortlist), as indices.
+
+    Each candidate counts by the better of its rank by brand-photo similarity and its rank by
+    confirmed-photo similarity (candidates without confirmed photos by the first alone), ties by
+    the first: the closest products of each kind come first, neither kind crowding out the other.
+    """
+    by_brand = sorted(range(len(brand)), key=lambda position: -brand[position])
+    brand_rank = {position: rank for rank, position in enumerate(by_brand)}
+    with_confirmed = [position for position in range(len(confirmed)) if confirmed[position] is not None]
+    by_confirmed = sorted(with_confirmed, key=lambda position: -(confirmed[position] or 0.0))
+    confirmed_rank = {position: rank for rank, position in enumerate(by_confirmed)}
+    return sorted(
+        range(len(brand)),
+        key=lambda position: (
+            min(brand_rank[position], confirmed_rank.get(position, brand_rank[position])),
+            brand_rank[position],
+        ),
+    )
+
+
+def _split_by_origin(loaded: LoadedIndex) -> tuple[VectorIndex, VectorIndex]:
+    """The catalog's index as two: the brand photos' vectors and the confirmed photos'."""
+    parts = []
+    for confirmed in (False, True):
+        ids = np.array(
+            [ref.reference_id for ref in loaded.references.values() if ref.confirmed == confirmed], np.int64
+        )
+        both = np.concatenate([ids, ids + BLURRED_ID_OFFSET])
+        part = VectorIndex(loaded.index.dim)
+        part.add(both, loaded.index.vectors(both))
+        parts.append(part)
+    return parts[0], parts[1]
+
+
+def _references_best_first(similarities: np.ndarray, ids: np.ndarray) -> list[int]:
+    """The reference photos of a photo's region hits, each once, closest first."""
+    order = np.argsort(-similarities.ravel(), kind="stable")
+    order = order[ids.ravel()[order] >= 0]
+    references = reference_ids_of(ids).ravel()[order]
+    _, first = np.unique(references, return_index=True)
+    return references[np.sort(first)].tolist()
+
+
+def _shortlist(
+    best_hits: np.ndarray,
+    flat_similarities: np.ndarray,
+    flat_references: np.ndarray,
+    per_region: int,
+    loaded: LoadedIndex,
+    wanted: int,
+) -> list[_Candidate]:
+    """The first ``wanted`` products of the hits (best first), each with its closest photo.
+
+    The whole-frame similarity is left for the caller to fill in.
+    """
+    per_product: dict[int, _Candidate] = {}
+    for hit in best_hits.tolist():
+        reference = loaded.references.get(int(flat_references[hit]))
+        if reference is None or reference.product_id in per_product:
+            continue
+        per_product[reference.product_id] = _Candidate(
+            reference, 0.0, float(flat_similarities[hit]), hit // per_region
+        )
+        if len(per_product) == wanted:
+            break
+    return list(per_product.values())
+
+
+def _closest_photo(
+    photos: list[ReferenceInfo], vectors: np.ndarray, regions: np.ndarray
+) -> tuple[ReferenceInfo, float, int, float]:
+    """The photo closest to any region of the listing (a photo is as close as the nearer of its two
+    vectors), with that similarity, the region, and the photo's whole-frame (region 0) similarity."""
+    similarities = regions @ vectors.T
+    count = len(photos)
+    per_photo = np.maximum(similarities[:, :count], similarities[:, count:])
+    # Row-major argmax: on ties the lower region, as the index's hits give it.
+    region, column = np.unravel_index(int(np.argmax(per_photo)), per_photo.shape)
+    return photos[column], float(per_photo[region, column]), int(region), float(per_photo[0, column])
 
 
 def _embedding_evidence(candidate: _Candidate, image: DecodedImage) -> Evidence:
@@ -391,6 +676,9 @@ def _embedding_evidence(candidate: _Candidate, image: DecodedImage) -> Evidence:
         similarity=round(candidate.similarity, 4),
         region_similarity=round(candidate.region_similarity, 4),
         region=box,
+        confirmed_reference=candidate.reference.confirmed,
+        confirmed_similarity=candidate.confirmed_similarity,
+        confirmed_photos=candidate.confirmed_photos,
     )
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 __all__ = [
     "CALIBRATION_FILE",
+    "CONFIRMED_CALIBRATION_FILE",
     "FEATURES",
     "MONOTONIC",
     "UNMEASURED_COLOUR",
@@ -36,6 +37,9 @@ __all__ = [
 ]
 
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
+#: The score model for catalogs that also hold listing photos reviewers confirmed: fitted on
+#: catalogs with and without them (see ``bench/calibrate.py``).
+CONFIRMED_CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration-confirmed.json"
 
 #: The inputs of the score model, in order (see :func:`feature_vector`).
 FEATURES = (
@@ -55,6 +59,10 @@ FEATURES = (
     "whole_gap",
     "colour_difference",
     "colour_excess",
+    "confirmed_reference",
+    "confirmed_similarity",
+    "confirmed_gap",
+    "log_confirmed_photos",
 )
 #: The ``colour_difference`` input of a candidate whose colours were not compared (not aligned):
 #: a difference larger than any shop photo of the right package showed in the development sets
@@ -66,8 +74,10 @@ UNMEASURED_COLOUR = 100.0
 #: other candidates only ever count for a match, and standing behind the photo's closest candidate
 #: only against it, as do colours further from the listing's, absolutely or than another
 #: candidate's; the rest (ratios, coverage, the whole frame beside its best region) may count either
-#: way, as a shared background or a lone logo shows.
-MONOTONIC = (0, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, -1, -1, -1, -1, -1)
+#: way, as a shared background or a lone logo shows; so may a confirmed listing photo as the reference.
+#: A closer confirmed listing photo of the product only counts for it, and standing behind another
+#: candidate's only against it; how many confirmed photos the product has says how far to trust that.
+MONOTONIC = (0, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, -1, -1, -1, -1, -1, 0, 1, -1, 0)
 
 
 @dataclass
@@ -95,6 +105,16 @@ class Evidence:
             when not aligned.
         colour_excess: This candidate's colour difference minus the smallest among the photo's
             candidates (0 for the best in colour, and when not measured).
+        confirmed_reference: The reference is a listing photo a reviewer confirmed (origin
+            ``confirmed``), not the brand's photography: a shop photo shares shelves, hands and
+            light with other shop photos, so its similarity and inliers are worth less. Only for a
+            product with no photo of the brand's own.
+        confirmed_similarity: Best region similarity of the listing to the product's confirmed
+            listing photos (0 when it has none): a person's photo of the product is much closer to
+            the next such photo than the packshot is.
+        confirmed_gap: The best confirmed similarity among the photo's candidates minus this one's.
+        confirmed_photos: How many confirmed listing photos the product has: with one or two, the
+            closest of them depends on the shop it was taken in more than on the product.
         keypoints: Inlier pairs ``[x_listing, y_listing, x_reference, y_reference]``, pixels.
     """
 
@@ -114,6 +134,10 @@ class Evidence:
     region_rank: int = 0
     colour_difference: float | None = None
     colour_excess: float = 0.0
+    confirmed_reference: bool = False
+    confirmed_similarity: float = 0.0
+    confirmed_gap: float = 0.0
+    confirmed_photos: int = 0
     keypoints: list[list[float]] | None = None
 
 
@@ -132,12 +156,16 @@ def set_relative_evidence(evidences: Sequence[Evidence]) -> None:
     :attr:`Evidence.colour_excess`: how much further this candidate's colours are from the
     listing's than the closest-coloured candidate's; sibling packages align equally well but only
     one has the colours shown. Comparing within the photo cancels the shop's light.
+
+    :attr:`Evidence.confirmed_gap`: how far the candidate's closest confirmed listing photo stands
+    behind the closest of any candidate.
     """
     logs = [math.log1p(evidence.inliers) for evidence in evidences]
     best_region = max((evidence.region_similarity for evidence in evidences), default=0.0)
     best_whole = max((evidence.similarity for evidence in evidences), default=0.0)
     measured = [e.colour_difference for e in evidences if e.colour_difference is not None]
     best_colour = min(measured, default=0.0)
+    best_confirmed = max((evidence.confirmed_similarity for evidence in evidences), default=0.0)
     for position, evidence in enumerate(evidences):
         others = logs[:position] + logs[position + 1 :]
         evidence.inlier_margin = round(logs[position] - max(others, default=0.0), 4)
@@ -148,6 +176,7 @@ def set_relative_evidence(evidences: Sequence[Evidence]) -> None:
         )
         difference = evidence.colour_difference
         evidence.colour_excess = 0.0 if difference is None else round(difference - best_colour, 2)
+        evidence.confirmed_gap = round(best_confirmed - evidence.confirmed_similarity, 4)
 
 
 def feature_vector(evidence: Evidence, copy_agreement: float = 1.0) -> np.ndarray:
@@ -187,6 +216,10 @@ def feature_vector(evidence: Evidence, copy_agreement: float = 1.0) -> np.ndarra
             evidence.whole_gap,
             UNMEASURED_COLOUR if evidence.colour_difference is None else evidence.colour_difference,
             evidence.colour_excess,
+            float(evidence.confirmed_reference),
+            evidence.confirmed_similarity,
+            evidence.confirmed_gap,
+            math.log1p(evidence.confirmed_photos),
         ],
         dtype=np.float64,
     )
@@ -406,7 +439,8 @@ class ScoreModel:
         )
 
 
-@lru_cache(maxsize=1)
-def default_score_model() -> ScoreModel:
-    """The shipped :class:`ScoreModel` (``index/calibration.json``)."""
-    return ScoreModel.load()
+@lru_cache(maxsize=2)
+def default_score_model(confirmed_photos: bool = False) -> ScoreModel:
+    """The shipped :class:`ScoreModel` for a catalog of brand photos (``index/calibration.json``),
+    or for one that also holds confirmed listing photos (``index/calibration-confirmed.json``)."""
+    return ScoreModel.load(CONFIRMED_CALIBRATION_FILE if confirmed_photos else CALIBRATION_FILE)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import csv
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bench.calibrate import _boosting, calibration_text, export_trees, fit_trees
+from bench.calibrate import (
+    CONFIRMED_CATALOGS,
+    _boosting,
+    calibration_text,
+    confirmed_situations,
+    export_trees,
+    fit_trees,
+)
+from bench.splits import in_calibration_split
 from index.scoring import FEATURES, ScoreModel, default_score_model
 
 
@@ -61,3 +70,28 @@ def test_the_written_calibration_reads_back_the_same(tmp_path: Path) -> None:
     loaded = ScoreModel.load(path)
     assert loaded.threshold == model.threshold
     assert loaded.trees.log_odds(features) == pytest.approx(trees.log_odds(features), abs=1e-6)
+
+
+def test_the_cross_fitted_catalogs_never_hold_a_photo_they_check_nor_a_held_out_one(tmp_path: Path) -> None:
+    folder = tmp_path / "data" / "product-match"
+    folder.mkdir(parents=True)
+    (folder / "references.csv").write_text(
+        "sku,name,brand,image\nMilk,Milk,Dairy,references/Milk.jpg\nJuice,Juice,Orchard,references/Juice.jpg\n"
+    )
+    photos = [(f"queries/photo-{number}.jpg", ["Milk", "Juice", ""][number % 3]) for number in range(90)]
+    (folder / "truth.csv").write_text("image,sku\n" + "".join(f"{name},{sku}\n" for name, sku in photos))
+
+    situations = confirmed_situations(tmp_path / "data", tmp_path / "work")
+
+    assert len(situations) == 2 * len(CONFIRMED_CATALOGS)
+    checked_anywhere: set[str] = set()
+    for situation in situations:
+        rows = list(csv.DictReader(situation.catalog_csv.open()))
+        in_catalog = {Path(row["image"]).relative_to(folder).as_posix() for row in rows}
+        checked = {name for name, _ in situation.queries}
+        assert checked and not in_catalog & checked
+        assert all(in_calibration_split(name) for name in checked | in_catalog if name.startswith("queries/"))
+        assert {row["origin"] for row in rows if "queries/" in row["image"]} == {"confirmed"}
+        checked_anywhere |= checked
+    # Between the two folds, every calibration-half photo is checked.
+    assert checked_anywhere == {name for name, _ in photos if in_calibration_split(name)}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.run import product_match_after_review
+from bench.run import product_half, product_match_after_review
 from bench.splits import in_calibration_split
 
 
@@ -75,3 +75,21 @@ def test_a_count_below_one_is_refused_before_anything_runs(
         command([flag, value])
     assert exited.value.code == 2
     assert f"expected a whole number of at least 1, got '{value}'" in capsys.readouterr().err
+
+
+def test_after_review_catalog_rows_mark_the_shop_photos_as_confirmed(tmp_path: Path) -> None:
+    data = _product_data(tmp_path / "data")
+    situation = product_match_after_review(data, tmp_path / "work")
+    rows = list(csv.DictReader(situation.catalog_csv.open()))
+    for row in rows:
+        expected = "catalog" if "/references/" in row["image"] else "confirmed"
+        assert row["origin"] == expected
+
+
+def test_after_review_can_confirm_photos_of_only_half_of_the_products(tmp_path: Path) -> None:
+    data = _product_data(tmp_path / "data")
+    situation = product_match_after_review(data, tmp_path / "work", half_of_products=True)
+    rows = list(csv.DictReader(situation.catalog_csv.open()))
+    confirmed = {row["sku"] for row in rows if row["origin"] == "confirmed"}
+    assert len(confirmed) == 1 and confirmed == {sku for sku in ("Milk", "Juice") if product_half(0)(sku)}
+    assert sorted(row["sku"] for row in rows if row["origin"] == "catalog") == ["Juice", "Milk"]

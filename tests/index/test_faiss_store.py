@@ -73,3 +73,13 @@ def test_a_missing_or_corrupt_index_file_loads_as_nothing(tmp_path: Path) -> Non
     index.save(tmp_path / "refs.faiss", IndexStamp(1, "abc", 16))
     (tmp_path / "refs.faiss").write_bytes(b"not an index")
     assert VectorIndex.load(tmp_path / "refs.faiss") is None
+
+
+def test_stored_vectors_come_back_by_id_and_an_unknown_id_is_refused() -> None:
+    index = VectorIndex(16)
+    vectors = _unit_vectors(4)
+    index.add(np.array([7, 3, 11, 5]), vectors)
+    assert np.array_equal(index.vectors(np.array([11, 7])), vectors[[2, 0]])
+    assert index.vectors(np.array([], dtype=np.int64)).shape == (0, 16)
+    with pytest.raises(KeyError):
+        index.vectors(np.array([8]))

@@ -11,7 +11,8 @@ import pytest
 
 from hallmark.settings import Settings
 from index.catalog import Catalog
-from index.matcher import CheckResult, Matcher, result_to_json
+from index.catalog_csv import ProductFields
+from index.matcher import CheckResult, Matcher, VerificationGate, result_to_json, verification_order
 from index.scoring import default_score_model
 from index.service import open_catalog
 from models.regions import REGIONS
@@ -181,3 +182,48 @@ def test_embedding_and_matching_apart_give_what_check_gives(matcher: Matcher) ->
     assert [result_to_json("x", result) for result in apart] == [
         result_to_json("x", result) for result in matcher.check(images, top_k=3)
     ]
+
+
+def test_a_confirmed_listing_photo_adds_its_similarity_beside_the_brand_photos_evidence(
+    tmp_path: Path, model_cache: Path, matcher: Matcher
+) -> None:
+    catalog = open_catalog(Settings(home=tmp_path, model_cache=model_cache))
+    catalog.import_csv(DEMO / "catalog" / "catalog.csv")
+    oatly = ProductFields(sku="Oatly-Oat-Milk", name="Oatly Oat Milk", brand="Oatly")
+    shop_photo = (DEMO / "listings" / "phone-photo-oatly-oat-milk.jpg").read_bytes()
+    catalog.add_reference(oatly, shop_photo, "confirmed shop photo", origin="confirmed")
+    learned = Matcher(catalog)
+
+    (oatly_result,) = learned.check([_listing("phone-photo-oatly-oat-milk.jpg")])
+    best = oatly_result.matches[0]
+    # Shortlisted through the confirmed photo (the same photo here), verified against the packshot.
+    assert best.sku == "Oatly-Oat-Milk" and best.reference.source_path.endswith("Oatly-Oat-Milk.jpg")
+    assert best.evidence["confirmed_similarity"] > 0.99 and best.evidence["confirmed_reference"] is False
+    assert best.evidence["verified"] and best.evidence["confirmed_gap"] == 0.0
+
+    # Products with no confirmed photo keep exactly the evidence the index's hits gave them.
+    image = _listing("phone-photo-tropicana-apple-juice.jpg")
+    with_confirmed = {m.sku: m.evidence for m in learned.check([image], top_k=5)[0].matches}
+    without = {m.sku: m.evidence for m in _check(matcher, image).matches}
+    tropicana = with_confirmed["Tropicana-Apple-Juice"]
+    assert tropicana["confirmed_similarity"] == 0.0
+    for field in ("similarity", "region_similarity", "region", "inliers"):
+        assert tropicana[field] == pytest.approx(without["Tropicana-Apple-Juice"][field], abs=2e-4)
+
+
+def test_verification_takes_the_closest_products_of_each_kind_of_photo_in_turn() -> None:
+    brand = [0.60, 0.55, 0.50, 0.45]
+    confirmed = [None, 0.70, None, 0.90]
+    # Brand ranks 0, 1, 2, 3; confirmed ranks: the last is first, the second is second.
+    assert verification_order(brand, confirmed) == [0, 3, 1, 2]
+    assert verification_order(brand, [None] * 4) == [0, 1, 2, 3]
+
+
+def test_each_kind_of_photo_is_gated_against_its_own_kind() -> None:
+    model = replace(default_score_model(), verify_similarity=0.4, verify_margin=0.1)
+    gate = VerificationGate.of(model, [0.60, 0.45], [0.90])
+    assert gate.admits(0.55, None) and not gate.admits(0.45, None)
+    # A shop photo 0.85 close admits its product whatever its packshot's similarity; 0.75 does not.
+    assert gate.admits(0.30, 0.85) and not gate.admits(0.45, 0.75)
+    brand_only = VerificationGate.of(model, [0.45], [])
+    assert brand_only.admits(0.40, None) and not brand_only.admits(0.39, 0.99)

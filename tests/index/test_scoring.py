@@ -233,3 +233,42 @@ def test_a_sibling_further_off_in_colour_never_scores_higher() -> None:
         scores.append(model.probability(evidence))
     assert scores == sorted(scores, reverse=True)
     assert scores[0] > scores[-1] + 0.1  # the fitted trees do use colour
+
+
+def test_catalogs_with_confirmed_photos_have_a_model_of_their_own() -> None:
+    brand_photos, confirmed = default_score_model(), default_score_model(confirmed_photos=True)
+    assert confirmed is not brand_photos
+    assert "confirmed photos" in confirmed.fitted_on
+    # Same gates and copy rule: only the trees and the threshold learned from confirmed photos.
+    assert (confirmed.verify_similarity, confirmed.verify_margin, confirmed.copy_agreement) == (
+        brand_photos.verify_similarity,
+        brand_photos.verify_margin,
+        brand_photos.copy_agreement,
+    )
+    # The model of brand-photo catalogs never saw a confirmed photo, so never splits on one.
+    confirmed_inputs = {FEATURES.index(name) for name in FEATURES if "confirmed" in name}
+    assert not confirmed_inputs & set(brand_photos.trees.feature[brand_photos.trees.feature >= 0].tolist())
+    assert confirmed_inputs & set(confirmed.trees.feature[confirmed.trees.feature >= 0].tolist())
+
+
+def test_confirmed_gap_compares_each_candidate_with_the_closest_confirmed_photo() -> None:
+    evidences = [_evidence(0.6, 30), _evidence(0.6, 28), _evidence(0.5)]
+    evidences[0].confirmed_similarity, evidences[1].confirmed_similarity = 0.85, 0.7
+    set_relative_evidence(evidences)
+    assert [evidence.confirmed_gap for evidence in evidences] == pytest.approx([0.0, 0.15, 0.85])
+
+
+def test_a_closer_confirmed_photo_never_lowers_the_score_and_trailing_one_never_raises_it() -> None:
+    model = default_score_model(confirmed_photos=True)
+    closer, behind = [], []
+    for value in (0.4, 0.6, 0.8, 0.95):
+        evidence = _evidence(0.55, 14, 0.1)
+        evidence.confirmed_similarity, evidence.confirmed_photos = value, 5
+        closer.append(model.probability(evidence))
+        evidence = _evidence(0.55, 14, 0.1)
+        evidence.confirmed_similarity, evidence.confirmed_photos = 0.7, 5
+        evidence.confirmed_gap = value - 0.4
+        behind.append(model.probability(evidence))
+    assert closer == sorted(closer)
+    assert behind == sorted(behind, reverse=True)
+    assert closer[-1] > closer[0] + 0.1  # the fitted trees do use it
