@@ -73,6 +73,8 @@ class ReferencePublic(BaseModel):
     width: int
     height: int
     image_url: str
+    #: ``catalog`` (the brand's photography) or ``confirmed`` (a listing photo a reviewer confirmed).
+    origin: str
     created_at: datetime
 
 
@@ -102,6 +104,13 @@ class ReferenceCreated(BaseModel):
     reference_id: int
     product_id: int
     created: bool = Field(description="False when this product already had this exact photo.")
+
+
+class Learned(BaseModel):
+    cases: int = Field(description="Confirmed product-match cases looked at.")
+    added: int = Field(description="Their photos added as confirmed reference photos.")
+    unchanged: int = Field(description="Photos their product already had.")
+    errors: list[str] = Field(description="Cases whose photo could not be added, and why.")
 
 
 class Removed(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse
@@ -13,7 +13,15 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import AdminKey, AnyKey, IdPath, SessionDep, StaffKey, StateDep
 from api.errors import error_responses
 from api.imaging import reference_url
-from api.schemas import ProductDetail, ProductList, ProductPublic, ReferenceCreated, ReferencePublic, Removed
+from api.schemas import (
+    Learned,
+    ProductDetail,
+    ProductList,
+    ProductPublic,
+    ReferenceCreated,
+    ReferencePublic,
+    Removed,
+)
 from hallmark.db import Product, ReferenceImage
 from hallmark.errors import InvalidRequestError, NotFoundError
 from index.catalog_csv import parse_product_fields
@@ -83,6 +91,7 @@ def read_product(
             width=reference.width,
             height=reference.height,
             image_url=reference_url(base, reference.id),
+            origin=reference.origin,
             created_at=reference.created_at,
         )
         for reference in product.references
@@ -120,6 +129,10 @@ async def add_reference(
     description: Annotated[str | None, Form(max_length=5000)] = None,
     release_date: Annotated[str | None, Form(max_length=10, description="YYYY-MM-DD")] = None,
     batch_size: Annotated[str | None, Form(max_length=12)] = None,
+    origin: Annotated[
+        Literal["catalog", "confirmed"],
+        Form(description="catalog: the brand's photography; confirmed: a listing photo a reviewer confirmed"),
+    ] = "catalog",
 ) -> ReferenceCreated:
     """Add a reference photo (creating or updating its product)."""
     raw = {
@@ -139,12 +152,22 @@ async def add_reference(
         raise InvalidRequestError(str(error)) from None
     data = await image.read()
     source = image.filename or "upload"
-    reference_id, created = await run_in_threadpool(state.catalog.add_reference, fields, data, source)
+    reference_id, created = await run_in_threadpool(state.catalog.add_reference, fields, data, source, origin)
     with state.database.session() as session:
         product_id = session.scalar(
             select(ReferenceImage.product_id).where(ReferenceImage.id == reference_id)
         )
     return ReferenceCreated(reference_id=reference_id, product_id=product_id or 0, created=created)
+
+
+@router.post("/v1/catalog/learn", response_model=Learned, responses=error_responses(401, 403, 429))
+async def learn(state: StateDep, _: AdminKey) -> Learned:
+    """Add the photos of confirmed product-match cases to their products as confirmed photos.
+
+    Idempotent; the same as ``hallmark catalog learn``.
+    """
+    report = await run_in_threadpool(state.catalog.add_confirmed_photos)
+    return Learned(cases=report.cases, added=report.added, unchanged=report.unchanged, errors=report.errors)
 
 
 @router.get(

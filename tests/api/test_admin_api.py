@@ -20,6 +20,7 @@ def test_a_reference_photo_added_over_the_api_is_matched_at_once(api: Api) -> No
     product_id = added.json()["product_id"]
     detail = api.get("reviewer", f"/v1/products/{product_id}").json()
     assert detail["msrp"] == "89.00" and len(detail["reference_photos"]) == 1
+    assert detail["reference_photos"][0]["origin"] == "catalog"
     image = api.client.get(detail["reference_photos"][0]["image_url"], headers=api.auth("reviewer"))
     assert image.content == photo
     removed = api.client.delete(f"/v1/references/{added.json()['reference_id']}", headers=api.auth("admin"))
@@ -29,6 +30,17 @@ def test_a_reference_photo_added_over_the_api_is_matched_at_once(api: Api) -> No
     gone = api.client.delete(f"/v1/products/{product_id}", headers=api.auth("admin"))
     assert gone.json() == {"removed": 0}
     assert api.get("reviewer", f"/v1/products/{product_id}").status_code == 404
+
+
+def test_a_listing_photo_a_reviewer_confirmed_can_be_added_as_such(api: Api) -> None:
+    photo = (DEMO_IMAGES / "DA-002.jpg").read_bytes()
+    fields = {"sku": "JKT-1", "name": "Jacket", "brand": "Demo Apparel", "origin": "confirmed"}
+    added = api.post("admin", "/v1/references", data=fields, files={"image": ("shop.jpg", photo)})
+    assert added.status_code == 201
+    detail = api.get("reviewer", f"/v1/products/{added.json()['product_id']}").json()
+    assert [photo["origin"] for photo in detail["reference_photos"]] == ["confirmed"]
+    check = api.post("partner", "/v1/check", files={"image": ("l.jpg", MIRRORED_DA_002.read_bytes())}).json()
+    assert check["matches"][0]["evidence"]["confirmed_reference"] is True
 
 
 def test_a_reference_with_bad_fields_or_bytes_is_refused_clearly(api: Api) -> None:
@@ -42,6 +54,11 @@ def test_a_reference_with_bad_fields_or_bytes_is_refused_clearly(api: Api) -> No
         "admin", "/v1/references", data={**base, "release_date": "soon"}, files={"image": ("j.jpg", photo)}
     )
     assert bad_date.status_code == 422
+    bad_origin = api.post(
+        "admin", "/v1/references", data={**base, "origin": "scraped"}, files={"image": ("j.jpg", photo)}
+    )
+    assert bad_origin.status_code == 422 and "origin" in str(bad_origin.json()["detail"])
+    assert api.get("reviewer", "/v1/products").json()["total"] == 0
     not_image = api.post("admin", "/v1/references", data=base, files={"image": ("j.jpg", b"GIF89a....")})
     assert not_image.status_code == 415 and "GIF" in not_image.json()["detail"]
 

@@ -210,3 +210,15 @@ def test_a_listing_report_needs_a_valid_photo_and_fields(queue: Api) -> None:
     assert not_image.status_code == 415
     listing = queue.get("reviewer", "/v1/listings").json()
     assert listing["total"] == 0
+
+
+def test_learning_from_confirmed_cases_is_for_admins_and_never_takes_a_copy(queue: Api) -> None:
+    with serve() as market:
+        case_id = _case(queue, _report(queue, f"{market}/copy"))["id"]
+        for to in ("in_review", "confirmed"):
+            assert _move(queue, case_id, to).status_code == 200
+    assert queue.post("reviewer", "/v1/catalog/learn").status_code == 403
+    learned = queue.post("admin", "/v1/catalog/learn")
+    # The confirmed case is a copy of the brand's own photo, which the catalog already holds.
+    assert learned.status_code == 200
+    assert learned.json() == {"cases": 0, "added": 0, "unchanged": 0, "errors": []}

@@ -22,6 +22,7 @@ ROUTES: list[tuple[str, str, set[str]]] = [
     ("POST", "/v1/references", {"admin"}),
     ("GET", "/v1/references/1/image", {"admin", "reviewer", "partner"}),
     ("DELETE", "/v1/references/1", {"admin"}),
+    ("POST", "/v1/catalog/learn", {"admin"}),
     ("GET", "/v1/listings", {"admin", "reviewer"}),
     ("POST", "/v1/listings", {"admin", "reviewer"}),
     ("GET", "/v1/listings/1", {"admin", "reviewer"}),
