@@ -499,29 +499,43 @@ def _with_confirmed(
     none, its closest confirmed photo as the reference to verify against).
     """
     chosen = {candidate.reference.product_id: candidate for candidate in shortlist}
+    found_by_confirmed: list[_ProductPhotos] = []
     for reference_id in _references_best_first(*confirmed_hits):
         reference = loaded.references.get(reference_id)
         if reference is None or reference.product_id in chosen:
             continue
         photos = _photos_of(confirmed, reference.product_id, loaded)
-        if photos.catalog:
-            closest, region_similarity, region, whole = _closest_photo(
-                photos.catalog, photos.catalog_vectors, regions
-            )
-        else:  # a product known only from confirmed photos: verified against the closest
-            closest, region_similarity, region, whole = _closest_photo(
-                photos.confirmed, photos.confirmed_vectors, regions
-            )
-        chosen[reference.product_id] = _Candidate(closest, whole, region_similarity, region)
+        chosen[reference.product_id] = _Candidate(reference, 0.0, 0.0, 0)  # filled in below
+        found_by_confirmed.append(photos)
         if len(chosen) == 2 * wanted:
             break
     candidates = list(chosen.values())
-    for candidate in candidates:
-        photos = _photos_of(confirmed, candidate.reference.product_id, loaded)
-        if photos.confirmed:
-            _, similarity, _, _ = _closest_photo(photos.confirmed, photos.confirmed_vectors, regions)
-            candidate.confirmed_similarity = round(similarity, 4)
-            candidate.confirmed_photos = len(photos.confirmed)
+    with_confirmed = [
+        (candidate, photos)
+        for candidate in candidates
+        if (photos := _photos_of(confirmed, candidate.reference.product_id, loaded)).confirmed
+    ]
+    # A product found through its confirmed photos is verified against its closest brand photo (or,
+    # with none, its closest confirmed photo). All comparisons in one matrix product.
+    closest = _closest_photos(
+        regions,
+        [
+            (photos.catalog, photos.catalog_vectors)
+            if photos.catalog
+            else (photos.confirmed, photos.confirmed_vectors)
+            for photos in found_by_confirmed
+        ]
+        + [(photos.confirmed, photos.confirmed_vectors) for _, photos in with_confirmed],
+    )
+    added = candidates[len(shortlist) :]
+    for candidate, (reference, region_similarity, region, whole) in zip(
+        added, closest[: len(added)], strict=True
+    ):
+        candidate.reference, candidate.similarity = reference, whole
+        candidate.region_similarity, candidate.region = region_similarity, region
+    for (candidate, photos), (_, similarity, _, _) in zip(with_confirmed, closest[len(added) :], strict=True):
+        candidate.confirmed_similarity = round(similarity, 4)
+        candidate.confirmed_photos = len(photos.confirmed)
     order = verification_order(
         [candidate.region_similarity for candidate in candidates],
         [_confirmed_or_none(candidate) for candidate in candidates],
@@ -651,17 +665,28 @@ def _shortlist(
     return list(per_product.values())
 
 
-def _closest_photo(
-    photos: list[ReferenceInfo], vectors: np.ndarray, regions: np.ndarray
-) -> tuple[ReferenceInfo, float, int, float]:
-    """The photo closest to any region of the listing (a photo is as close as the nearer of its two
-    vectors), with that similarity, the region, and the photo's whole-frame (region 0) similarity."""
-    similarities = regions @ vectors.T
-    count = len(photos)
-    per_photo = np.maximum(similarities[:, :count], similarities[:, count:])
-    # Row-major argmax: on ties the lower region, as the index's hits give it.
-    region, column = np.unravel_index(int(np.argmax(per_photo)), per_photo.shape)
-    return photos[column], float(per_photo[region, column]), int(region), float(per_photo[0, column])
+def _closest_photos(
+    regions: np.ndarray, groups: list[tuple[list[ReferenceInfo], np.ndarray]]
+) -> list[tuple[ReferenceInfo, float, int, float]]:
+    """For each group of photos with their vectors (see :class:`_ProductPhotos`), the photo closest
+    to any region of the listing (a photo is as close as the nearer of its two vectors), with that
+    similarity, the region, and the photo's whole-frame (region 0) similarity."""
+    if not groups:
+        return []
+    similarities = regions @ np.concatenate([vectors for _, vectors in groups]).T
+    closest = []
+    start = 0
+    for photos, vectors in groups:
+        block = similarities[:, start : start + len(vectors)]
+        start += len(vectors)
+        count = len(photos)
+        per_photo = np.maximum(block[:, :count], block[:, count:])
+        # Row-major argmax: on ties the lower region, as the index's hits give it.
+        region, column = np.unravel_index(int(np.argmax(per_photo)), per_photo.shape)
+        closest.append(
+            (photos[column], float(per_photo[region, column]), int(region), float(per_photo[0, column]))
+        )
+    return closest
 
 
 def _embedding_evidence(candidate: _Candidate, image: DecodedImage) -> Evidence:
