@@ -112,7 +112,8 @@ class Evidence:
         confirmed_similarity: Best region similarity of the listing to the product's confirmed
             listing photos (0 when it has none): a person's photo of the product is much closer to
             the next such photo than the packshot is.
-        confirmed_gap: The best confirmed similarity among the photo's candidates minus this one's.
+        confirmed_gap: The best confirmed similarity among the photo's candidates minus this one's
+            (0 for a product with no confirmed photo: nothing measured, as for colour).
         confirmed_photos: How many confirmed listing photos the product has: with one or two, the
             closest of them depends on the shop it was taken in more than on the product.
         keypoints: Inlier pairs ``[x_listing, y_listing, x_reference, y_reference]``, pixels.
@@ -176,7 +177,9 @@ def set_relative_evidence(evidences: Sequence[Evidence]) -> None:
         )
         difference = evidence.colour_difference
         evidence.colour_excess = 0.0 if difference is None else round(difference - best_colour, 2)
-        evidence.confirmed_gap = round(best_confirmed - evidence.confirmed_similarity, 4)
+        evidence.confirmed_gap = (
+            round(best_confirmed - evidence.confirmed_similarity, 4) if evidence.confirmed_photos else 0.0
+        )
 
 
 def feature_vector(evidence: Evidence, copy_agreement: float = 1.0) -> np.ndarray:

@@ -254,8 +254,10 @@ def test_catalogs_with_confirmed_photos_have_a_model_of_their_own() -> None:
 def test_confirmed_gap_compares_each_candidate_with_the_closest_confirmed_photo() -> None:
     evidences = [_evidence(0.6, 30), _evidence(0.6, 28), _evidence(0.5)]
     evidences[0].confirmed_similarity, evidences[1].confirmed_similarity = 0.85, 0.7
+    evidences[0].confirmed_photos = evidences[1].confirmed_photos = 3
     set_relative_evidence(evidences)
-    assert [evidence.confirmed_gap for evidence in evidences] == pytest.approx([0.0, 0.15, 0.85])
+    # A product with no confirmed photo has nothing measured, as an unaligned colour.
+    assert [evidence.confirmed_gap for evidence in evidences] == pytest.approx([0.0, 0.15, 0.0])
 
 
 def test_a_closer_confirmed_photo_never_lowers_the_score_and_trailing_one_never_raises_it() -> None:
