@@ -321,25 +321,23 @@ class Matcher:
         for similarity, reference_id in zip(similarities[0].tolist(), reference_ids[0].tolist(), strict=True):
             whole_frame.setdefault(reference_id, similarity)  # best first: the first hit is the best
         whole_floor = float(similarities[0][-1])
-        # Each reference's best region: all hits best first (stable, so ties keep the lower region),
-        # then each reference's first hit.
         flat_similarities = similarities.ravel()
         flat_references = reference_ids.ravel()
-        order = np.argsort(-flat_similarities, kind="stable")
-        order = order[ids.ravel()[order] >= 0]
-        _, first = np.unique(flat_references[order], return_index=True)
-        best_hits = order[np.sort(first)]
-        shortlist = _shortlist(
-            best_hits,
-            flat_similarities,
-            flat_references,
-            similarities.shape[1],
-            loaded,
-            model.shortlist_size(top_k),
-        )
-        for candidate in shortlist:
-            candidate.similarity = whole_frame.get(candidate.reference.reference_id, whole_floor)
-        return shortlist
+        wanted = model.shortlist_size(top_k)
+        per_product: dict[int, _Candidate] = {}
+        per_region = similarities.shape[1]
+        for hit in _best_hits(similarities, ids).tolist():
+            reference = loaded.references.get(int(flat_references[hit]))
+            if reference is None or reference.product_id in per_product:
+                continue
+            whole = whole_frame.get(reference.reference_id, whole_floor)
+            region = hit // per_region
+            per_product[reference.product_id] = _Candidate(
+                reference, whole, float(flat_similarities[hit]), region
+            )
+            if len(per_product) == wanted:
+                break
+        return list(per_product.values())
 
     def _verify(self, image: DecodedImage, candidates: list[_Candidate], model: ScoreModel) -> bool:
         """Gives every candidate its evidence; returns whether the weak-match extension ran."""
@@ -500,8 +498,9 @@ def _with_confirmed(
     """
     chosen = {candidate.reference.product_id: candidate for candidate in shortlist}
     found_by_confirmed: list[_ProductPhotos] = []
-    for reference_id in _references_best_first(*confirmed_hits):
-        reference = loaded.references.get(reference_id)
+    hit_references = reference_ids_of(confirmed_hits[1]).ravel()
+    for hit in _best_hits(*confirmed_hits).tolist():
+        reference = loaded.references.get(int(hit_references[hit]))
         if reference is None or reference.product_id in chosen:
             continue
         photos = _photos_of(confirmed, reference.product_id, loaded)
@@ -631,38 +630,14 @@ def _split_by_origin(loaded: LoadedIndex) -> tuple[VectorIndex, VectorIndex]:
     return parts[0], parts[1]
 
 
-def _references_best_first(similarities: np.ndarray, ids: np.ndarray) -> list[int]:
-    """The reference photos of a photo's region hits, each once, closest first."""
+def _best_hits(similarities: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Positions in a photo's flattened region hits of each reference photo's best hit, closest
+    first: all hits best first (stable, so ties keep the lower region), then each reference's first.
+    A reference is as close as the nearer of its two vectors (the photo and its blurred copy)."""
     order = np.argsort(-similarities.ravel(), kind="stable")
     order = order[ids.ravel()[order] >= 0]
-    references = reference_ids_of(ids).ravel()[order]
-    _, first = np.unique(references, return_index=True)
-    return references[np.sort(first)].tolist()
-
-
-def _shortlist(
-    best_hits: np.ndarray,
-    flat_similarities: np.ndarray,
-    flat_references: np.ndarray,
-    per_region: int,
-    loaded: LoadedIndex,
-    wanted: int,
-) -> list[_Candidate]:
-    """The first ``wanted`` products of the hits (best first), each with its closest photo.
-
-    The whole-frame similarity is left for the caller to fill in.
-    """
-    per_product: dict[int, _Candidate] = {}
-    for hit in best_hits.tolist():
-        reference = loaded.references.get(int(flat_references[hit]))
-        if reference is None or reference.product_id in per_product:
-            continue
-        per_product[reference.product_id] = _Candidate(
-            reference, 0.0, float(flat_similarities[hit]), hit // per_region
-        )
-        if len(per_product) == wanted:
-            break
-    return list(per_product.values())
+    _, first = np.unique(reference_ids_of(ids).ravel()[order], return_index=True)
+    return order[np.sort(first)]
 
 
 def _closest_photos(
