@@ -15,10 +15,9 @@ from sqlalchemy.orm import Session
 
 from hallmark.cases import confirmed_product_photos
 from hallmark.db import CatalogState, Database, Product, ReferenceImage
-from hallmark.db.catalog import REFERENCE_ORIGINS
 from hallmark.errors import HallmarkError, ImageError, NotFoundError
 from hallmark.settings import Settings
-from index.catalog_csv import CatalogRow, ProductFields, RowError, read_catalog_csv
+from index.catalog_csv import CatalogRow, ProductFields, RowError, parse_origin, read_catalog_csv
 from index.faiss_store import IndexStamp, VectorIndex
 from models.export import model_fingerprint
 from models.runtime import Embedder
@@ -371,8 +370,7 @@ class Catalog:
             ImageError: The bytes are not an acceptable image.
             ValueError: ``origin`` is not one of :data:`hallmark.db.catalog.REFERENCE_ORIGINS`.
         """
-        if origin not in REFERENCE_ORIGINS:
-            raise ValueError(f"origin {origin!r} is not one of {', '.join(REFERENCE_ORIGINS)}")
+        origin = parse_origin(origin)
         image = decode_image(data)
         report = ImportReport()
         with self.database.session() as session:

@@ -63,6 +63,18 @@ def _optional(raw: dict[str, str | None], column: str) -> str | None:
     return value or None
 
 
+def parse_origin(text: str | None) -> str:
+    """A reference photo's origin as a catalog row or an upload gives it (empty: ``catalog``).
+
+    Raises:
+        ValueError: It is not one of :data:`hallmark.db.catalog.REFERENCE_ORIGINS`.
+    """
+    origin = (text or "").strip().lower() or "catalog"
+    if origin not in REFERENCE_ORIGINS:
+        raise ValueError(f"origin {origin!r} is not one of {', '.join(REFERENCE_ORIGINS)}")
+    return origin
+
+
 def parse_product_fields(raw: dict[str, str | None]) -> ProductFields:
     """Validates a row's product columns.
 
@@ -165,9 +177,10 @@ def read_catalog_csv(path: Path) -> Iterator[CatalogRow | RowError]:
             if not image:
                 yield RowError(line, "column 'image' is empty")
                 continue
-            origin = (_optional(raw, "origin") or "catalog").lower()
-            if origin not in REFERENCE_ORIGINS:
-                yield RowError(line, f"origin {origin!r} is not one of {', '.join(REFERENCE_ORIGINS)}")
+            try:
+                origin = parse_origin(raw.get("origin"))
+            except ValueError as error:
+                yield RowError(line, str(error))
                 continue
             earlier = first_seen.get(product.sku)
             if earlier is not None and earlier[1] != product:

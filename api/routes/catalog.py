@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse
@@ -23,6 +23,7 @@ from api.schemas import (
     Removed,
 )
 from hallmark.db import Product, ReferenceImage
+from hallmark.db.catalog import ReferenceOrigin
 from hallmark.errors import InvalidRequestError, NotFoundError
 from index.catalog_csv import parse_product_fields
 
@@ -130,7 +131,7 @@ async def add_reference(
     release_date: Annotated[str | None, Form(max_length=10, description="YYYY-MM-DD")] = None,
     batch_size: Annotated[str | None, Form(max_length=12)] = None,
     origin: Annotated[
-        Literal["catalog", "confirmed"],
+        ReferenceOrigin,
         Form(description="catalog: the brand's photography; confirmed: a listing photo a reviewer confirmed"),
     ] = "catalog",
 ) -> ReferenceCreated:

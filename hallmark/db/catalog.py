@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Literal, get_args
 
 from sqlalchemy import (
     BigInteger,
@@ -24,7 +25,8 @@ from hallmark.db.base import Base, UTCDateTime, utcnow
 #: or ``confirmed`` (a listing photo a reviewer confirmed as showing the product). The matcher
 #: weighs evidence against the two differently: a shop photo shares shelves, hands and light with
 #: other shop photos.
-REFERENCE_ORIGINS = ("catalog", "confirmed")
+ReferenceOrigin = Literal["catalog", "confirmed"]
+REFERENCE_ORIGINS: tuple[str, ...] = get_args(ReferenceOrigin)
 
 
 class Product(Base):
