@@ -59,7 +59,6 @@ FEATURES = (
     "whole_gap",
     "colour_difference",
     "colour_excess",
-    "confirmed_reference",
     "confirmed_similarity",
     "confirmed_gap",
     "log_confirmed_photos",
@@ -74,10 +73,10 @@ UNMEASURED_COLOUR = 100.0
 #: other candidates only ever count for a match, and standing behind the photo's closest candidate
 #: only against it, as do colours further from the listing's, absolutely or than another
 #: candidate's; the rest (ratios, coverage, the whole frame beside its best region) may count either
-#: way, as a shared background or a lone logo shows; so may a confirmed listing photo as the reference.
+#: way, as a shared background or a lone logo shows.
 #: A closer confirmed listing photo of the product only counts for it, and standing behind another
 #: candidate's only against it; how many confirmed photos the product has says how far to trust that.
-MONOTONIC = (0, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, -1, -1, -1, -1, -1, 0, 1, -1, 0)
+MONOTONIC = (0, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, -1, -1, -1, -1, -1, 1, -1, 0)
 
 
 @dataclass
@@ -107,8 +106,9 @@ class Evidence:
             candidates (0 for the best in colour, and when not measured).
         confirmed_reference: The reference is a listing photo a reviewer confirmed (origin
             ``confirmed``), not the brand's photography: a shop photo shares shelves, hands and
-            light with other shop photos, so its similarity and inliers are worth less. Only for a
-            product with no photo of the brand's own.
+            light with other shop photos. Only for a product with no photo of the brand's own;
+            reported, not a score input (no product of the calibration catalogs lacks a packshot,
+            so the fit could learn nothing from it).
         confirmed_similarity: Best region similarity of the listing to the product's confirmed
             listing photos (0 when it has none): a person's photo of the product is much closer to
             the next such photo than the packshot is.
@@ -219,7 +219,6 @@ def feature_vector(evidence: Evidence, copy_agreement: float = 1.0) -> np.ndarra
             evidence.whole_gap,
             UNMEASURED_COLOUR if evidence.colour_difference is None else evidence.colour_difference,
             evidence.colour_excess,
-            float(evidence.confirmed_reference),
             evidence.confirmed_similarity,
             evidence.confirmed_gap,
             math.log1p(evidence.confirmed_photos),
