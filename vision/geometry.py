@@ -107,10 +107,10 @@ class Verification:
         return cls(matches, 0, 0.0, 0.0, None, empty, empty, mirrored)
 
 
-def _gray_at_feature_scale(pixels: np.ndarray) -> tuple[np.ndarray, float]:
-    """The greyscale copy at feature scale and the scale it was made at."""
+def _gray_at_feature_scale(pixels: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    """The greyscale copy whose longer side is at most ``side``, and the scale it was made at."""
     height, width = pixels.shape[:2]
-    scale = min(1.0, FEATURE_SIDE / max(height, width))
+    scale = min(1.0, side / max(height, width))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     gray = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY) if pixels.ndim == 3 else pixels
     if scale < 1.0:
@@ -142,7 +142,9 @@ def colour_copy(pixels: np.ndarray, features: LocalFeatures) -> np.ndarray:
     return np.ascontiguousarray(chroma)
 
 
-def extract_features(pixels: np.ndarray, mirrored: bool = False, colour: bool = True) -> LocalFeatures:
+def extract_features(
+    pixels: np.ndarray, mirrored: bool = False, colour: bool = True, side: int = FEATURE_SIDE
+) -> LocalFeatures:
     """RootSIFT features of an RGB (or greyscale) uint8 photo.
 
     Args:
@@ -150,12 +152,13 @@ def extract_features(pixels: np.ndarray, mirrored: bool = False, colour: bool = 
         mirrored: Describe the photo flipped left to right, so that a mirrored copy of it matches.
         colour: Make the colour copy (``chroma``) now; without it, :func:`colour_copy` makes it
             when needed.
+        side: Features are found on a copy whose longer side is at most this.
 
     Returns:
         The features; possibly empty for a flat or tiny photo.
     """
     height, width = pixels.shape[:2]
-    gray, scale = _gray_at_feature_scale(pixels)
+    gray, scale = _gray_at_feature_scale(pixels, side)
     if mirrored:
         gray = np.ascontiguousarray(gray[:, ::-1])
     detector = cv2.SIFT_create(  # type: ignore[attr-defined]
