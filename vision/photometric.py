@@ -124,5 +124,8 @@ def colour_difference(query: LocalFeatures, reference: LocalFeatures, homography
     warped, inside = aligned
     if int(inside.sum()) < _MIN_COLOUR_PIXELS:
         return None
-    difference = query.chroma[inside].astype(np.float32) - warped[inside].astype(np.float32)
-    return float(np.percentile(np.hypot(difference[:, 0], difference[:, 1]), _COLOUR_PERCENTILE))
+    # Per-pixel distances over the whole frame, then the covered ones: OpenCV's absolute difference
+    # and magnitude take a fifth of the time of NumPy's indexing, subtraction and hypot.
+    a_difference, b_difference = cv2.split(cv2.absdiff(query.chroma, warped))
+    distances = cv2.magnitude(a_difference.astype(np.float32), b_difference.astype(np.float32))
+    return float(np.percentile(distances[inside], _COLOUR_PERCENTILE))
