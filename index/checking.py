@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from hallmark.errors import HallmarkError
 from index.matcher import CheckResult, EmbeddedBatch, Matcher
+from index.photo_workers import worker_count
 from models.runtime import INPUT_SIZE
 from vision.decode import DecodedImage, read_image
 
@@ -65,18 +67,29 @@ def check_paths(
 ) -> Iterator[CheckOutcome]:
     """Checks images batch by batch, yielding outcomes in input order as each batch finishes.
 
-    The next batch is decoded and embedded on a second thread while the current one is verified:
-    onnxruntime's pool and the verification threads then share the cores instead of taking turns.
+    The next batches are decoded and embedded on other threads while the current one is verified,
+    one batch per core that inference may use (the ``inference_threads`` setting), each network
+    pass on one core: onnxruntime and the verification threads then share the cores instead of
+    taking turns, and a one-core pass wastes none of its core waiting on other threads (over the
+    development sets, interleaved in one process: 7 % fewer CPU seconds per photo and 9 % more
+    photos per second than one batch ahead on two cores). A single batch is embedded with all of
+    inference's cores, as it has nothing to overlap with.
     """
     batches = [images[start : start + batch_size] for start in range(0, len(images), batch_size)]
     if not batches:
         return
-    with ThreadPoolExecutor(1, thread_name_prefix="embed") as ahead:
-        pending = ahead.submit(_decode_and_embed, matcher, batches[0])
+    ahead = min(len(batches), worker_count(matcher.catalog.settings.inference_threads))
+    one_thread = len(batches) > 1
+    with ThreadPoolExecutor(ahead, thread_name_prefix="embed") as embedding:
+        pending = deque(
+            embedding.submit(_decode_and_embed, matcher, batch, one_thread) for batch in batches[:ahead]
+        )
         for position, batch in enumerate(batches):
-            outcomes, embedded = pending.result()
-            if position + 1 < len(batches):
-                pending = ahead.submit(_decode_and_embed, matcher, batches[position + 1])
+            outcomes, embedded = pending.popleft().result()
+            if position + ahead < len(batches):
+                pending.append(
+                    embedding.submit(_decode_and_embed, matcher, batches[position + ahead], one_thread)
+                )
             results = matcher.match(embedded, top_k=top_k)
             for (name, _), outcome in zip(batch, outcomes, strict=True):
                 if isinstance(outcome, CheckOutcome):
@@ -86,7 +99,7 @@ def check_paths(
 
 
 def _decode_and_embed(
-    matcher: Matcher, batch: list[tuple[str, Path]]
+    matcher: Matcher, batch: list[tuple[str, Path]], one_thread: bool
 ) -> tuple[list[CheckOutcome | int], EmbeddedBatch]:
     """Each image's position in the embedded batch, or its error; and the embedded batch."""
     decoded: list[DecodedImage] = []
@@ -97,4 +110,4 @@ def _decode_and_embed(
             outcomes.append(len(decoded) - 1)
         except HallmarkError as error:
             outcomes.append(CheckOutcome(name=name, error=str(error)))
-    return outcomes, matcher.embed(decoded)
+    return outcomes, matcher.embed(decoded, one_thread=one_thread)

@@ -216,13 +216,16 @@ class Matcher:
         """Checks decoded images in one batch; results in input order."""
         return self.match(self.embed(images), top_k)
 
-    def embed(self, images: list[DecodedImage]) -> EmbeddedBatch:
+    def embed(self, images: list[DecodedImage], one_thread: bool = False) -> EmbeddedBatch:
         """The first half of :meth:`check`: one network pass over the batch.
 
-        It holds no lock and touches no catalog state, so a caller may embed the next batch on
-        another thread while :meth:`match` verifies this one (see :func:`index.checking.check_paths`).
+        It holds no lock and touches no catalog state, so a caller may embed the next batches on
+        other threads while :meth:`match` verifies this one (see :func:`index.checking.check_paths`),
+        each pass then on one core (``one_thread``).
         """
-        _, regions = self.catalog.embedder.embed_with_regions([image.pixels for image in images])
+        _, regions = self.catalog.embedder.embed_with_regions(
+            [image.pixels for image in images], one_thread=one_thread
+        )
         return EmbeddedBatch(images, regions)
 
     def match(self, batch: EmbeddedBatch, top_k: int = 5) -> list[CheckResult]:

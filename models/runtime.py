@@ -30,7 +30,8 @@ class Embedder:
     def __init__(self, settings: Settings | None = None, model_path: Path | None = None) -> None:
         self._settings = settings or get_settings()
         self._model_path = model_path
-        self._session: object | None = None
+        # One session per threading mode: its intra-op thread count is fixed when it is made.
+        self._sessions: dict[bool, object] = {}
         self._lock = threading.Lock()
 
     @property
@@ -41,26 +42,29 @@ class Embedder:
         """Exports (if not cached) and loads the model now instead of on first use."""
         self._get_session()
 
-    def _get_session(self):  # type: ignore[no-untyped-def]
-        if self._session is not None:
-            return self._session
+    def _get_session(self, one_thread: bool = False):  # type: ignore[no-untyped-def]
+        session = self._sessions.get(one_thread)
+        if session is not None:
+            return session
         with self._lock:
-            if self._session is None:
+            if one_thread not in self._sessions:
                 import onnxruntime as ort
 
                 path = self._model_path or cached_onnx_model(self._settings.resolved_model_cache)
                 options = ort.SessionOptions()
-                if self._settings.inference_threads:
+                if one_thread:
+                    options.intra_op_num_threads = 1
+                elif self._settings.inference_threads:
                     options.intra_op_num_threads = self._settings.inference_threads
                 options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 try:
-                    self._session = ort.InferenceSession(
+                    self._sessions[one_thread] = ort.InferenceSession(
                         str(path), options, providers=["CPUExecutionProvider"]
                     )
                 except Exception as error:  # onnxruntime raises its own untyped errors
                     raise ModelError(f"cannot load the model {path}: {error}") from error
-        return self._session
+            return self._sessions[one_thread]
 
     def embed_batch(self, batch: np.ndarray) -> np.ndarray:
         """Descriptors of an already normalised ``(N, 3, H, W)`` float32 batch."""
@@ -69,18 +73,25 @@ class Embedder:
         return np.ascontiguousarray(descriptors, dtype=np.float32)
 
     def embed_with_regions(
-        self, images: Sequence[np.ndarray], batch_size: int | None = None
+        self, images: Sequence[np.ndarray], batch_size: int | None = None, one_thread: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
         """Descriptors ``(N, 1280)`` and region descriptors ``(N, R, 1280)`` from one pass each.
 
         The regions are pooled from the feature map of the same forward pass (see
         :mod:`models.regions`), so they cost no extra inference.
+
+        Args:
+            images: RGB uint8 images of any size.
+            batch_size: Images per forward pass (default: the ``check_batch_size`` setting).
+            one_thread: Run the network on one core (a session of its own). Several such calls
+                at once use the cores better than one call spread over all of them: the network's
+                small layers leave a multi-threaded pass waiting on its slowest thread.
         """
         if not images:
             empty = np.zeros((0, DESCRIPTOR_DIM), dtype=np.float32)
             return empty, np.zeros((0, len(REGIONS), DESCRIPTOR_DIM), dtype=np.float32)
         size = batch_size or self._settings.check_batch_size
-        session = self._get_session()
+        session = self._get_session(one_thread)
         descriptors, regions = [], []
         for start in range(0, len(images), size):
             batch = to_batch(images[start : start + size], INPUT_SIZE, MEAN, STD)

@@ -71,3 +71,13 @@ def test_a_changed_fingerprint_exports_a_new_file(tmp_path: Path, monkeypatch: p
     assert path.name == "descriptor-changedcode00000.onnx"
     assert path.stat().st_size > 1_000_000
     assert oct(path.stat().st_mode & 0o777) == "0o644"
+
+
+def test_a_one_core_pass_gives_the_all_core_pass_descriptors(
+    photos: list[np.ndarray], model_cache: Path
+) -> None:
+    embedder = Embedder(Settings(model_cache=model_cache, inference_threads=2))
+    descriptors, regions = embedder.embed_with_regions(photos)
+    one_core_descriptors, one_core_regions = embedder.embed_with_regions(photos, one_thread=True)
+    assert np.abs(one_core_descriptors - descriptors).max() < 1e-5
+    assert np.abs(one_core_regions - regions).max() < 1e-5
