@@ -12,6 +12,7 @@ import torch
 from skimage import data
 
 from hallmark.settings import Settings
+from models import runtime
 from models.backbone import MEAN, STD
 from models.descriptor import DescriptorNet
 from models.export import cached_onnx_model, model_fingerprint
@@ -73,9 +74,10 @@ def test_a_changed_fingerprint_exports_a_new_file(tmp_path: Path, monkeypatch: p
     assert oct(path.stat().st_mode & 0o777) == "0o644"
 
 
-def test_a_one_core_pass_gives_the_all_core_pass_descriptors(
-    photos: list[np.ndarray], model_cache: Path
+def test_one_core_passes_give_the_all_core_pass_descriptors(
+    photos: list[np.ndarray], model_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(runtime, "ONE_CORE_BATCH", 3)  # four photos: passes of three and one
     embedder = Embedder(Settings(model_cache=model_cache, inference_threads=2))
     descriptors, regions = embedder.embed_with_regions(photos)
     one_core_descriptors, one_core_regions = embedder.embed_with_regions(photos, one_thread=True)
