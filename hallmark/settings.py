@@ -44,7 +44,10 @@ class Settings(BaseSettings):
         description="Operating threshold on the calibrated score; the model card's value when unset.",
     )
     inference_threads: int = Field(
-        default=0, ge=0, description="onnxruntime intra-op threads; 0 = all cores."
+        default=0,
+        ge=0,
+        description="onnxruntime intra-op threads; 0 = all cores. Checking many files runs this many "
+        "one-core passes at once instead.",
     )
     verify_threads: int = Field(
         default=0,

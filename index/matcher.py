@@ -64,8 +64,9 @@ ZOOM_MARGIN = 0.1
 ZOOM_MIN_SIDE = 48
 #: Fewest inliers whose homography is trusted to say where the listing lands.
 ZOOM_MIN_INLIERS = 8
-#: Listing photos are described at most this many pixels on their longer side (references at
-#: :data:`vision.geometry.FEATURE_SIDE`).
+#: Listing photos are described at most this many pixels on their longer side, like the references
+#: (:data:`vision.geometry.FEATURE_SIDE`). Smaller is faster and loses product matches: at 160 or
+#: 136 px, product recall@1 fell from 0.845 to 0.819 or 0.786 (``BENCHMARKS.md``, fifth session).
 LISTING_FEATURE_SIDE = FEATURE_SIDE
 #: Inlier pairs reported per match: enough to draw the evidence, few enough to keep answers small.
 REPORTED_KEYPOINTS = 40
