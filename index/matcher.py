@@ -32,7 +32,6 @@ from index.scoring import Evidence, ScoreModel, default_score_model, set_relativ
 from models.regions import REGIONS
 from vision.decode import DecodedImage
 from vision.geometry import (
-    FEATURE_SIDE,
     LocalFeatures,
     Verification,
     colour_copy,
@@ -64,10 +63,6 @@ ZOOM_MARGIN = 0.1
 ZOOM_MIN_SIDE = 48
 #: Fewest inliers whose homography is trusted to say where the listing lands.
 ZOOM_MIN_INLIERS = 8
-#: Listing photos are described at most this many pixels on their longer side, like the references
-#: (:data:`vision.geometry.FEATURE_SIDE`). Smaller is faster and loses product matches: at 160 or
-#: 136 px, product recall@1 fell from 0.845 to 0.819 or 0.786 (``BENCHMARKS.md``, fifth session).
-LISTING_FEATURE_SIDE = FEATURE_SIDE
 #: Inlier pairs reported per match: enough to draw the evidence, few enough to keep answers small.
 REPORTED_KEYPOINTS = 40
 
@@ -359,7 +354,7 @@ class Matcher:
         for candidate in candidates:
             candidate.evidence = _embedding_evidence(candidate, image)
         query = (
-            _Listing(image.pixels, extract_features(image.pixels, colour=False, side=LISTING_FEATURE_SIDE))
+            _Listing(image.pixels, extract_features(image.pixels, colour=False))
             if any(gate.passes(candidate) for candidate in candidates)
             else None
         )

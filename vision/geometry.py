@@ -25,7 +25,10 @@ __all__ = [
 
 #: Features are found on a copy whose longer side is at most this. Small enough that blur, JPEG
 #: artefacts and upscaling (edits a copier uses) leave the remaining structure intact, large enough
-#: for the 198 px packshots; it also bounds the cost per photo (a few ms).
+#: for the 198 px packshots; it also bounds the cost per photo (18-22 ms on one core for a listing
+#: photo, the largest cost after the network). Listing photos described smaller are cheaper and lose
+#: product matches: at 160 or 136 px, product recall@1 fell from 0.845 to 0.819 or 0.786 with every
+#: parameter refitted (``BENCHMARKS.md``, fifth session).
 FEATURE_SIDE = 192
 #: Keypoints kept per photo, strongest first.
 MAX_FEATURES = 500
@@ -107,10 +110,10 @@ class Verification:
         return cls(matches, 0, 0.0, 0.0, None, empty, empty, mirrored)
 
 
-def _gray_at_feature_scale(pixels: np.ndarray, side: int) -> tuple[np.ndarray, float]:
-    """The greyscale copy whose longer side is at most ``side``, and the scale it was made at."""
+def _gray_at_feature_scale(pixels: np.ndarray) -> tuple[np.ndarray, float]:
+    """The greyscale copy at feature scale and the scale it was made at."""
     height, width = pixels.shape[:2]
-    scale = min(1.0, side / max(height, width))
+    scale = min(1.0, FEATURE_SIDE / max(height, width))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     gray = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY) if pixels.ndim == 3 else pixels
     if scale < 1.0:
@@ -142,9 +145,7 @@ def colour_copy(pixels: np.ndarray, features: LocalFeatures) -> np.ndarray:
     return np.ascontiguousarray(chroma)
 
 
-def extract_features(
-    pixels: np.ndarray, mirrored: bool = False, colour: bool = True, side: int = FEATURE_SIDE
-) -> LocalFeatures:
+def extract_features(pixels: np.ndarray, mirrored: bool = False, colour: bool = True) -> LocalFeatures:
     """RootSIFT features of an RGB (or greyscale) uint8 photo.
 
     Args:
@@ -152,13 +153,12 @@ def extract_features(
         mirrored: Describe the photo flipped left to right, so that a mirrored copy of it matches.
         colour: Make the colour copy (``chroma``) now; without it, :func:`colour_copy` makes it
             when needed.
-        side: Features are found on a copy whose longer side is at most this.
 
     Returns:
         The features; possibly empty for a flat or tiny photo.
     """
     height, width = pixels.shape[:2]
-    gray, scale = _gray_at_feature_scale(pixels, side)
+    gray, scale = _gray_at_feature_scale(pixels)
     if mirrored:
         gray = np.ascontiguousarray(gray[:, ::-1])
     detector = cv2.SIFT_create(  # type: ignore[attr-defined]
