@@ -24,7 +24,6 @@ catalogs holding confirmed photos drawn from the other of two folds of that half
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import tempfile
@@ -45,7 +44,7 @@ from bench.run import (
     product_match,
     product_match_with_confirmed,
 )
-from bench.splits import in_calibration_split
+from bench.splits import hash_half, in_calibration_split
 from hallmark.settings import Settings
 from index.checking import check_paths
 from index.matcher import Matcher, VerificationGate, verification_order
@@ -118,7 +117,7 @@ def confirmed_situations(data: Path, workdir: Path) -> list[Situation]:
 
 def _in_calibration_fold(name: str, fold: int) -> bool:
     """Whether a photo is in the calibration half and in the given one of its two folds."""
-    return in_calibration_split(name) and hashlib.sha256(name.encode()).digest()[0] % 2 == fold
+    return in_calibration_split(name) and hash_half(name) == fold
 
 
 def collect(

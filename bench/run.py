@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import os
 import platform
@@ -26,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from bench.metrics import Prediction, flag_counts, micro_average_precision, recall_at_1
-from bench.splits import in_calibration_split
+from bench.splits import hash_half, in_calibration_split
 from hallmark.settings import Settings
 from index.checking import CheckOutcome, check_paths
 from index.matcher import Matcher
@@ -105,7 +104,7 @@ def product_match_after_review(
 
 def product_half(half: int) -> Callable[[str], bool]:
     """Whether a SKU is in the given half (0 or 1) of the products, by a hash of the SKU."""
-    return lambda sku: hashlib.sha256(sku.encode()).digest()[0] % 2 == half
+    return lambda sku: hash_half(sku) == half
 
 
 def product_match_with_confirmed(

@@ -14,3 +14,10 @@ import hashlib
 def in_calibration_split(name: str) -> bool:
     """Whether a development query or distractor is in the half the calibration learns from."""
     return hashlib.sha256(name.encode()).digest()[-1] % 2 == 0
+
+
+def hash_half(text: str) -> int:
+    """0 or 1 by the first byte of the SHA-256 of ``text``: a second split, independent of
+    :func:`in_calibration_split` (which reads the last byte), for folds within a half and halves of
+    the products."""
+    return hashlib.sha256(text.encode()).digest()[0] % 2
