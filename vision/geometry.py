@@ -229,27 +229,24 @@ def ratio_test_matches(query: np.ndarray, reference: np.ndarray) -> tuple[np.nda
     objects of ``knnMatch`` cost more than the arithmetic.
 
     Args:
-        query: ``(N, D)`` float32 descriptors of the query.
-        reference: ``(M, D)`` float32 descriptors of the reference, ``M >= 2``.
+        query: ``(N, D)`` float32 descriptors of the query, each of unit length (RootSIFT's are).
+        reference: ``(M, D)`` float32 descriptors of the reference, unit length, ``M >= 2``.
 
     Returns:
         ``(query_indices, reference_indices)`` of the kept matches.
     """
-    # Squared L2 distances up to each query row's constant ||q||^2, which neither the ranking nor
-    # the ratio needs until the end. In place: with two more 500 x 500 temporaries the line took
-    # 2.6 ms against 1.1 ms in a micro-benchmark (fresh pages for each), 8 % of it in the pipeline.
-    partial = query @ reference.T
-    partial *= -2.0
-    partial += np.einsum("ij,ij->i", reference, reference)[None, :]
+    # For unit vectors the squared distance is 2 - 2 * dot, so the nearest neighbours are the
+    # largest dot products and the ratio test d1 < RATIO * d2 is (1 - dot1) < RATIO^2 * (1 - dot2):
+    # the matrix product alone, without the norms and square roots (0.72 -> 0.59 ms for 385 x 450
+    # descriptors, most of what is left being the product itself). In place: no temporaries the
+    # size of the matrix.
+    dots = query @ reference.T
     rows = np.arange(len(query))
-    nearest = partial.argmin(axis=1)
-    first_partial = partial[rows, nearest]
-    partial[rows, nearest] = np.inf
-    second_partial = partial.min(axis=1)
-    norms = np.einsum("ij,ij->i", query, query)
-    first = np.sqrt(np.maximum(first_partial + norms, 0.0))
-    second = np.sqrt(np.maximum(second_partial + norms, 0.0))
-    keep = np.flatnonzero(first < RATIO * second)
+    nearest = dots.argmax(axis=1)
+    first = dots[rows, nearest]
+    dots[rows, nearest] = -np.inf
+    second = dots.max(axis=1)
+    keep = np.flatnonzero((1.0 - first) < (RATIO * RATIO) * (1.0 - second))
     return keep, nearest[keep]
 
 
