@@ -13,7 +13,7 @@ import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from hallmark.cases import confirmed_product_photos
+from hallmark.cases import ConfirmedPhoto, confirmed_product_photos
 from hallmark.db import CatalogState, Database, Product, ReferenceImage
 from hallmark.errors import HallmarkError, ImageError, NotFoundError
 from hallmark.settings import Settings
@@ -257,14 +257,8 @@ class Catalog:
                 continue
             decoded.append((row, image, data))
         with self.database.session() as session:
-            existing = {
-                (sku, sha)
-                for sku, sha in session.execute(
-                    select(Product.sku, ReferenceImage.sha256).join(ReferenceImage.product)
-                )
-            }
+            seen = _photo_keys(session)
             new: list[tuple[CatalogRow, DecodedImage, bytes]] = []
-            seen = set(existing)
             for row, image, data in decoded:
                 key = (row.product.sku, image.sha256)
                 if key in seen:
@@ -400,28 +394,59 @@ class Catalog:
         reference much closer to the next listing of that product, so later matches of it are
         found and verified more often. The photos are marked ``confirmed``: the score model weighs
         a shop photo matched against a shop photo for what it is (they share shelves and hands).
-        Idempotent: a photo the product already has is left as it is.
+        Idempotent: a photo the product already has is left as it is. The photos are embedded in
+        batches and the index is reloaded once, as for a catalog import: a review backlog of
+        thousands of photos costs one reload, not one each.
         """
         with self.database.session() as session:
             confirmed = confirmed_product_photos(session)
         report = ConfirmedPhotosReport(cases=len(confirmed))
-        for photo in confirmed:
+        for start in range(0, len(confirmed), IMPORT_CHUNK):
+            self._add_confirmed_chunk(confirmed[start : start + IMPORT_CHUNK], report)
+        if report.added:
+            self.load_index()
+        return report
+
+    def _add_confirmed_chunk(self, photos: list[ConfirmedPhoto], report: ConfirmedPhotosReport) -> None:
+        decoded: list[tuple[ConfirmedPhoto, DecodedImage, bytes]] = []
+        for photo in photos:
             try:
                 data = (self.home / photo.stored_path).read_bytes()
-                _, created = self.add_reference(
-                    ProductFields(sku=photo.sku, name=photo.name, brand=photo.brand),
-                    data,
-                    source=f"listing photo confirmed in case {photo.case_id}",
-                    origin="confirmed",
-                )
+                decoded.append((photo, decode_image(data), data))
             except (OSError, HallmarkError) as error:
                 report.errors.append(f"case {photo.case_id}: {error}")
-                continue
-            if created:
-                report.added += 1
-            else:
-                report.unchanged += 1
-        return report
+        with self.database.session() as session:
+            seen = _photo_keys(session)
+            new: list[tuple[ConfirmedPhoto, DecodedImage, bytes]] = []
+            for photo, image, data in decoded:
+                if (photo.sku, image.sha256) in seen:
+                    report.unchanged += 1
+                    continue
+                seen.add((photo.sku, image.sha256))
+                new.append((photo, image, data))
+            if not new:
+                return
+            vectors, blurred = self._descriptors([image.pixels for _, image, _ in new])
+            products = {
+                product.sku: product
+                for product in session.scalars(
+                    select(Product).where(Product.sku.in_({photo.sku for photo, _, _ in new}))
+                )
+            }
+            added = 0
+            for (photo, image, data), vector, blurred_vector in zip(new, vectors, blurred, strict=True):
+                product = products.get(photo.sku)
+                if product is None:  # removed from the catalog since its case was confirmed
+                    report.errors.append(f"case {photo.case_id}: no product with sku {photo.sku!r}")
+                    continue
+                source = f"listing photo confirmed in case {photo.case_id}"
+                session.add(
+                    self._new_reference(product, image, data, source, vector, blurred_vector, "confirmed")
+                )
+                added += 1
+            if added:
+                report.added += added
+                self._bump_version(session)
 
     def remove_reference(self, reference_id: int) -> None:
         """Removes one reference photo (its product stays, possibly with no photo).
@@ -452,3 +477,9 @@ class Catalog:
             self._bump_version(session)
         self.load_index()
         return count
+
+
+def _photo_keys(session: Session) -> set[tuple[str, str]]:
+    """Every ``(sku, sha256)`` pair of the catalog's photos: a photo is stored once per product."""
+    pairs = session.execute(select(Product.sku, ReferenceImage.sha256).join(ReferenceImage.product))
+    return {(sku, sha) for sku, sha in pairs}

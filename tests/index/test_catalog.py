@@ -209,3 +209,42 @@ def test_listing_photos_reviewers_confirmed_as_the_product_become_its_reference_
     assert [info.sku for info in confirmed] == ["Tropicana-Apple-Juice"]
     assert catalog.add_confirmed_photos().added == 0  # idempotent
     assert catalog.stats().references == before + 1
+
+
+def test_a_review_backlog_is_learned_in_one_catalog_change_and_a_lost_photo_is_reported(
+    settings: Settings, catalog: Catalog
+) -> None:
+    from case_world import DEMO_LISTINGS, add_listing, case_of, flag
+
+    from hallmark.cases import CaseStatus, transition
+    from hallmark.db import ListingImage, open_database
+
+    catalog.import_csv(DEMO_CATALOG / "catalog.csv")
+    database = open_database(settings)
+    photos = [
+        "phone-photo-tropicana-apple-juice.jpg",
+        "phone-photo-oatly-oat-milk.jpg",
+        "unrelated-produce.jpg",
+    ]
+    cases = []
+    for number, name in enumerate(photos):
+        image_id = add_listing(settings, DEMO_LISTINGS / name, url=f"https://shop.test/{number}")
+        flag(database, settings, image_id, "Tropicana-Apple-Juice", kind="product")
+        cases.append(case_of(database, image_id).id)
+        with database.session() as session:
+            for status in (CaseStatus.IN_REVIEW, CaseStatus.CONFIRMED):
+                transition(session, cases[-1], status, "reviewer")
+    with database.session() as session:  # the third photo's stored copy went missing
+        lost = session.scalars(select(ListingImage).order_by(ListingImage.id.desc())).first()
+        assert lost is not None and lost.stored_path is not None
+        (settings.resolved_home / lost.stored_path).unlink()
+    version, references = catalog.version(), catalog.stats().references
+
+    report = catalog.add_confirmed_photos()
+
+    assert (report.cases, report.added, report.unchanged) == (3, 2, 0)
+    assert len(report.errors) == 1 and report.errors[0].startswith(f"case {cases[2]}: ")
+    assert catalog.version() == version + 1  # one change for the whole backlog: matchers reload once
+    assert catalog.stats().references == references + 2
+    learned = [info.sku for info in catalog.load_index().references.values() if info.confirmed]
+    assert learned == ["Tropicana-Apple-Juice", "Tropicana-Apple-Juice"]
