@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from hallmark.cases import CaseStatus
+from hallmark.db.catalog import ReferenceOrigin
 from hallmark.roles import Role
 
 #: An object id in a body: integers that fit the databases' INTEGER columns.
@@ -74,7 +75,7 @@ class ReferencePublic(BaseModel):
     height: int
     image_url: str
     #: ``catalog`` (the brand's photography) or ``confirmed`` (a listing photo a reviewer confirmed).
-    origin: str
+    origin: ReferenceOrigin
     created_at: datetime
 
 

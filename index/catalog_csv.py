@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import cast
 
-from hallmark.db.catalog import REFERENCE_ORIGINS
+from hallmark.db.catalog import REFERENCE_ORIGINS, ReferenceOrigin
 from hallmark.errors import CatalogError
 
 REQUIRED_COLUMNS = ("sku", "name", "brand", "image")
@@ -63,7 +64,7 @@ def _optional(raw: dict[str, str | None], column: str) -> str | None:
     return value or None
 
 
-def parse_origin(text: str | None) -> str:
+def parse_origin(text: str | None) -> ReferenceOrigin:
     """A reference photo's origin as a catalog row or an upload gives it (empty: ``catalog``).
 
     Raises:
@@ -72,7 +73,7 @@ def parse_origin(text: str | None) -> str:
     origin = (text or "").strip().lower() or "catalog"
     if origin not in REFERENCE_ORIGINS:
         raise ValueError(f"origin {origin!r} is not one of {', '.join(REFERENCE_ORIGINS)}")
-    return origin
+    return cast(ReferenceOrigin, origin)
 
 
 def parse_product_fields(raw: dict[str, str | None]) -> ProductFields:
