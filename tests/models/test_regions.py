@@ -33,3 +33,14 @@ def test_regions_are_unit_length_and_see_different_parts() -> None:
 def test_embedding_nothing_gives_empty_regions(model_cache: Path) -> None:
     descriptors, regions = Embedder(Settings(model_cache=model_cache)).embed_with_regions([])
     assert descriptors.shape[0] == regions.shape[0] == 0
+
+
+def test_a_product_standing_at_the_side_of_the_photo_is_best_described_by_a_full_height_strip() -> None:
+    generator = np.random.default_rng(1)
+    product = generator.random(32).astype(np.float32) ** 4  # the product's own channel pattern
+    features = generator.random((1, 32, 7, 7)).astype(np.float32)  # the shop around it
+    features[0, :, :, :3] = product[:, None, None] * 4.0  # standing upright in the left three columns
+    alone = product / np.linalg.norm(product)
+    closest = REGIONS[int(np.argmax(region_descriptors(features)[0] @ alone))]
+    top, left, height, width = closest
+    assert (top, left, height) == (0.0, 0.0, 1.0) and width < 1.0
