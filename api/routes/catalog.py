@@ -25,7 +25,7 @@ from api.schemas import (
 from hallmark.db import Product, ReferenceImage
 from hallmark.db.catalog import ReferenceOrigin
 from hallmark.errors import InvalidRequestError, NotFoundError
-from index.catalog_csv import parse_origin, parse_product_fields
+from index.catalog_csv import parse_product_fields
 
 router = APIRouter(tags=["catalog"])
 
@@ -92,7 +92,7 @@ def read_product(
             width=reference.width,
             height=reference.height,
             image_url=reference_url(base, reference.id),
-            origin=parse_origin(reference.origin),
+            origin=reference.origin,
             created_at=reference.created_at,
         )
         for reference in product.references

@@ -75,7 +75,7 @@ class ReferenceImage(Base):
     model_fingerprint: Mapped[str] = mapped_column(String(32))
     #: Where the photo came from (:data:`REFERENCE_ORIGINS`): the brand's catalog (studio or
     #: product photography), or a listing photo a reviewer confirmed as showing the product.
-    origin: Mapped[str] = mapped_column(String(16), default="catalog", server_default="catalog")
+    origin: Mapped[ReferenceOrigin] = mapped_column(String(16), default="catalog", server_default="catalog")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     product: Mapped[Product] = relationship(back_populates="references")
