@@ -6,8 +6,10 @@ import hashlib
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from sqlalchemy import func, select, update
@@ -24,6 +26,9 @@ from models.runtime import Embedder
 from vision.decode import DecodedImage, decode_image, read_image
 from vision.phash import phash
 from vision.preprocess import blur_for_retrieval
+
+#: What a decoded photo came from: a catalog CSV row or a confirmed case's photo.
+_Source = TypeVar("_Source")
 
 #: Rows decoded and embedded together; bounds memory on large catalogs.
 IMPORT_CHUNK = 256
@@ -257,15 +262,8 @@ class Catalog:
                 continue
             decoded.append((row, image, data))
         with self.database.session() as session:
-            seen = _photo_keys(session)
-            new: list[tuple[CatalogRow, DecodedImage, bytes]] = []
-            for row, image, data in decoded:
-                key = (row.product.sku, image.sha256)
-                if key in seen:
-                    report.references_unchanged += 1
-                    continue
-                seen.add(key)
-                new.append((row, image, data))
+            new = _photos_not_stored(session, decoded, lambda row: row.product.sku)
+            report.references_unchanged += len(decoded) - len(new)
             vectors, blurred = self._descriptors([image.pixels for _, image, _ in new])
             products: dict[str, Product] = {}
             for (row, image, data), vector, blurred_vector in zip(new, vectors, blurred, strict=True):
@@ -416,14 +414,8 @@ class Catalog:
             except (OSError, HallmarkError) as error:
                 report.errors.append(f"case {photo.case_id}: {error}")
         with self.database.session() as session:
-            seen = _photo_keys(session)
-            new: list[tuple[ConfirmedPhoto, DecodedImage, bytes]] = []
-            for photo, image, data in decoded:
-                if (photo.sku, image.sha256) in seen:
-                    report.unchanged += 1
-                    continue
-                seen.add((photo.sku, image.sha256))
-                new.append((photo, image, data))
+            new = _photos_not_stored(session, decoded, lambda photo: photo.sku)
+            report.unchanged += len(decoded) - len(new)
             if not new:
                 return
             vectors, blurred = self._descriptors([image.pixels for _, image, _ in new])
@@ -479,7 +471,19 @@ class Catalog:
         return count
 
 
-def _photo_keys(session: Session) -> set[tuple[str, str]]:
-    """Every ``(sku, sha256)`` pair of the catalog's photos: a photo is stored once per product."""
+def _photos_not_stored(
+    session: Session,
+    decoded: list[tuple[_Source, DecodedImage, bytes]],
+    sku_of: Callable[[_Source], str],
+) -> list[tuple[_Source, DecodedImage, bytes]]:
+    """The decoded photos their product does not have yet, each only once: a photo is stored once
+    per product (by SKU and the SHA-256 of its bytes)."""
     pairs = session.execute(select(Product.sku, ReferenceImage.sha256).join(ReferenceImage.product))
-    return {(sku, sha) for sku, sha in pairs}
+    seen = {(sku, sha) for sku, sha in pairs}
+    new = []
+    for item in decoded:
+        key = (sku_of(item[0]), item[1].sha256)
+        if key not in seen:
+            seen.add(key)
+            new.append(item)
+    return new
