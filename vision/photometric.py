@@ -25,6 +25,8 @@ _GRID_SIDE = 96
 _BLOCKS = 8
 #: A block is compared only when the warped reference covers nearly all of it.
 _MIN_COVERAGE = 0.9
+#: The covered part of the listing must be at least this many feature-scale pixels each way.
+_MIN_OVERLAP_SIDE = 32
 #: Blocks flat in both photos (a plain wall, padding) agree when their brightness is this close;
 #: correlation is undefined on them.
 _FLAT_STD = 4.0
@@ -72,10 +74,19 @@ def agreement(query: LocalFeatures, reference: LocalFeatures, homography: np.nda
     if aligned is None:
         return 0.0
     warped, covered = aligned
+    # The grid spans the part of the listing the reference covers, not the whole listing: a copy
+    # shown small (in a collage, on a page, on a table) is compared at the detail of a full-frame
+    # copy instead of on the few blocks its share of the frame would get.
+    covered_mask = covered.astype(np.uint8)
+    x, y, width, height = cv2.boundingRect(covered_mask)
+    if min(width, height) < _MIN_OVERLAP_SIDE:
+        return 0.0
     size = (_GRID_SIDE, _GRID_SIDE)
-    left = cv2.resize(query.gray.astype(np.float32), size, interpolation=cv2.INTER_AREA)
-    right = cv2.resize(warped, size, interpolation=cv2.INTER_AREA)
-    mask = cv2.resize(covered.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+    left = cv2.resize(
+        query.gray[y : y + height, x : x + width].astype(np.float32), size, interpolation=cv2.INTER_AREA
+    )
+    right = cv2.resize(warped[y : y + height, x : x + width], size, interpolation=cv2.INTER_AREA)
+    mask = cv2.resize(covered_mask[y : y + height, x : x + width], size, interpolation=cv2.INTER_NEAREST) > 0
     block = _GRID_SIDE // _BLOCKS
 
     def blocks(grid: np.ndarray) -> np.ndarray:  # (_BLOCKS**2, block**2), row-major blocks

@@ -32,6 +32,20 @@ def test_a_recoloured_cropped_copy_agrees_almost_everywhere(garment: np.ndarray)
     assert agreement(query, reference, found.homography) > 0.8
 
 
+def test_a_copy_shown_small_in_a_larger_photo_agrees_on_the_part_it_fills(garment: np.ndarray) -> None:
+    height, width = garment.shape[:2]
+    side = 3 * max(height, width)
+    noise = np.random.default_rng(5).integers(0, 255, (side, side, 3), dtype=np.uint8)
+    listing = cv2.GaussianBlur(noise, (0, 0), 3)
+    listing[side // 3 : side // 3 + height, side // 4 : side // 4 + width] = garment
+    query, reference = extract_features(listing), extract_features(garment)
+    found = verify(query, reference)
+    assert found.homography is not None
+    # The copy fills about a ninth of the listing: compared on the whole frame's grid, too few
+    # blocks would fall inside it to judge.
+    assert agreement(query, reference, found.homography) > 0.8
+
+
 def test_another_photo_put_in_the_same_place_does_not_agree(garment: np.ndarray) -> None:
     other = read_image(DEMO / "catalog" / "images" / "DA-001.jpg").pixels
     other = cv2.resize(other, (garment.shape[1], garment.shape[0]))
