@@ -20,6 +20,7 @@ __all__ = [
     "extract_features",
     "listing_footprint",
     "ratio_test_matches",
+    "reference_footprint",
     "verify",
 ]
 
@@ -204,20 +205,45 @@ def listing_footprint(
         photo's own pixels, clipped to the photo, and the share of the reference it covers; None
         when the outline folds over (a degenerate homography).
     """
-    rows, columns = query.gray.shape
+    return _footprint(query, reference, homography)
+
+
+def reference_footprint(
+    query: LocalFeatures, reference: LocalFeatures, homography: np.ndarray
+) -> tuple[tuple[int, int, int, int], float] | None:
+    """Where the whole reference lands in the listing: :func:`listing_footprint` the other way.
+
+    Returns:
+        The bounding box of the reference's outline in the listing photo's own pixels, clipped to
+        the photo, and the share of the listing it covers; None when the outline folds over or the
+        homography cannot be inverted.
+    """
+    try:
+        inverse = np.linalg.inv(homography)
+    except np.linalg.LinAlgError:
+        return None
+    return _footprint(reference, query, inverse)
+
+
+def _footprint(
+    source: LocalFeatures, target: LocalFeatures, homography: np.ndarray
+) -> tuple[tuple[int, int, int, int], float] | None:
+    """The bounding box in ``target``'s own pixels of ``source``'s outline mapped by ``homography``
+    (``source`` gray pixels to ``target`` gray pixels), and the share of ``target`` it covers."""
+    rows, columns = source.gray.shape
     corners = np.array([[0, 0], [columns - 1, 0], [columns - 1, rows - 1], [0, rows - 1]], np.float32)
     mapped = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), homography)
     if mapped is None or not np.all(np.isfinite(mapped)):
         return None
-    outline = mapped.reshape(-1, 2) / reference.scale
+    outline = mapped.reshape(-1, 2) / target.scale
     if not cv2.isContourConvex(outline.astype(np.float32)):
         return None
     left, top = np.floor(outline.min(axis=0)).astype(int)
     right, bottom = np.ceil(outline.max(axis=0)).astype(int)
-    box = (max(0, left), max(0, top), min(reference.width, right), min(reference.height, bottom))
+    box = (max(0, left), max(0, top), min(target.width, right), min(target.height, bottom))
     if box[2] <= box[0] or box[3] <= box[1]:
         return None
-    share = (box[2] - box[0]) * (box[3] - box[1]) / float(reference.width * reference.height)
+    share = (box[2] - box[0]) * (box[3] - box[1]) / float(target.width * target.height)
     return box, share
 
 

@@ -15,6 +15,7 @@ from vision.geometry import (
     extract_features,
     listing_footprint,
     ratio_test_matches,
+    reference_footprint,
     verify,
 )
 
@@ -145,3 +146,28 @@ def test_a_crop_lands_on_the_part_of_the_reference_it_was_cut_from(garment: np.n
     expected = (left, top, left + width // 2, top + height // 2)
     assert all(abs(got - want) <= 4 for got, want in zip(box, expected, strict=True))
     assert share == pytest.approx(0.25, abs=0.03)
+
+
+def _pasted(pixels: np.ndarray, scale: float, at: tuple[int, int], canvas_side: int) -> np.ndarray:
+    """``pixels`` shrunk by ``scale`` onto a smooth noise canvas, its top-left corner at ``at``."""
+    noise = np.random.default_rng(3).integers(0, 255, (canvas_side, canvas_side, 3), dtype=np.uint8)
+    canvas = cv2.GaussianBlur(noise, (0, 0), 3)
+    small = cv2.resize(pixels, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    left, top = at
+    canvas[top : top + small.shape[0], left : left + small.shape[1]] = small
+    return canvas
+
+
+def test_a_photo_shown_small_in_a_listing_is_found_in_the_part_it_fills(garment: np.ndarray) -> None:
+    height, width = garment.shape[:2]
+    side = 2 * max(height, width)
+    listing = _pasted(garment, 0.9, (side // 10, side // 8), side)
+    query, reference = extract_features(listing), extract_features(garment)
+    found = verify(query, reference)
+    assert found.homography is not None
+    footprint = reference_footprint(query, reference, found.homography)
+    assert footprint is not None
+    box, share = footprint
+    expected = (side // 10, side // 8, side // 10 + round(width * 0.9), side // 8 + round(height * 0.9))
+    assert all(abs(got - want) <= 6 for got, want in zip(box, expected, strict=True))
+    assert share == pytest.approx(0.9 * 0.9 * height * width / side**2, abs=0.03)
