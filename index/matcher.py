@@ -3,11 +3,14 @@
 Three stages, each spent only where the one before leaves a question open:
 
 1. Retrieval. One network pass per photo gives the whole-frame descriptor and, from the same
-   feature map, descriptors of ten regions; the catalog's exact index ranks references by the best
-   region's cosine similarity (a product in a hand fills only part of the frame).
+   feature map, descriptors of its regions (:mod:`models.regions`); the catalog's exact index ranks
+   references by the best region's cosine similarity (a product in a hand fills only part of the
+   frame).
 2. Verification. The best few candidate products that come close enough are checked with local
    features (RootSIFT, ratio test, MAGSAC++ homography), against the reference and its mirror image;
-   an alignment with enough inliers is then checked pixel by pixel (:mod:`vision.photometric`).
+   an alignment with enough inliers is then checked pixel by pixel (:mod:`vision.photometric`). A
+   copy that fills only part of either photo (a heavy crop, or a photo shown small on a page) is
+   verified again on that part, described on its own.
 3. Scoring. Gradient-boosted trees over this evidence give a calibrated probability, so one threshold
    means the same for every query (:mod:`index.scoring`); the photometric agreement decides whether a
    match is a ``copy`` of the reference photo or a ``product`` match.
@@ -37,6 +40,7 @@ from vision.geometry import (
     colour_copy,
     extract_features,
     listing_footprint,
+    reference_footprint,
     verify,
 )
 from vision.photometric import agreement, colour_difference
@@ -55,14 +59,20 @@ MIN_ALIGNMENT_INLIERS = 12
 MIRRORED_CANDIDATES = 2
 #: A listing aligned onto less than this share of a reference (a heavy crop of it) is verified again
 #: against that part alone: described on its own, the part has several times the keypoints it has
-#: among the whole photo's 500.
+#: among the whole photo's 500. The same the other way: a reference that lands on less than this
+#: share of a listing (a copy shown small) is verified again from that part of the listing.
 ZOOM_BELOW_SHARE = 0.4
-#: The part is the listing's outline in the reference, widened by this share of its size each side.
+#: The part is the photo's outline in the other, widened by this share of its size each side.
 ZOOM_MARGIN = 0.1
 #: Parts smaller than this (pixels per side) have too little to describe.
 ZOOM_MIN_SIDE = 48
 #: Fewest inliers whose homography is trusted to say where the listing lands.
 ZOOM_MIN_INLIERS = 8
+#: A copy shown small shows the whole reference, so its alignment from the listing's part covers
+#: much of the reference (0.25-0.9 of it for the copies pasted small that ``bench`` scripts made); a
+#: part alignment whose inliers cover less is a shared background (the same carpet under two
+#: garments), which agrees pixel for pixel too, and is not kept.
+ZOOM_MIN_SPREAD = 0.2
 #: Inlier pairs reported per match: enough to draw the evidence, few enough to keep answers small.
 REPORTED_KEYPOINTS = 40
 
@@ -384,7 +394,11 @@ class Matcher:
                 continue
             try:
                 candidate.evidence = self._geometric_evidence(
-                    query, candidate, candidate.evidence, try_mirrored=position < MIRRORED_CANDIDATES
+                    query,
+                    candidate,
+                    candidate.evidence,
+                    try_mirrored=position < MIRRORED_CANDIDATES,
+                    copy_agreement=model.copy_agreement,
                 )
             except HallmarkError:
                 continue  # a reference photo missing from the data directory: embedding evidence only
@@ -394,7 +408,12 @@ class Matcher:
         return strongest
 
     def _geometric_evidence(
-        self, listing: _Listing, candidate: _Candidate, evidence: Evidence, try_mirrored: bool
+        self,
+        listing: _Listing,
+        candidate: _Candidate,
+        evidence: Evidence,
+        try_mirrored: bool,
+        copy_agreement: float,
     ) -> Evidence:
         query = listing.features
         reference = self.reference_features.get(candidate.reference)
@@ -406,6 +425,7 @@ class Matcher:
                 found, reference = flipped, mirrored
         if not found.mirrored and found.homography is not None and found.inliers >= ZOOM_MIN_INLIERS:
             found, reference = self._zoomed(query, candidate, reference, found)
+            found, query = _zoomed_listing(listing, reference, found, copy_agreement)
         evidence.verified = True
         evidence.matches = found.matches
         evidence.inliers = found.inliers
@@ -414,7 +434,8 @@ class Matcher:
         evidence.mirrored = found.mirrored
         if found.homography is not None and found.inliers >= MIN_ALIGNMENT_INLIERS:
             evidence.agreement = round(agreement(query, reference, found.homography), 4)
-            difference = colour_difference(listing.coloured(), reference, found.homography)
+            coloured = listing.coloured() if query is listing.features else query
+            difference = colour_difference(coloured, reference, found.homography)
             evidence.colour_difference = None if difference is None else round(difference, 2)
         evidence.keypoints = _keypoint_pairs(found)
         return evidence
@@ -436,15 +457,8 @@ class Matcher:
         footprint = listing_footprint(query, reference, found.homography)
         if footprint is None or footprint[1] >= ZOOM_BELOW_SHARE:
             return found, reference
-        (left, top, right, bottom), _ = footprint
-        margin_x, margin_y = round((right - left) * ZOOM_MARGIN), round((bottom - top) * ZOOM_MARGIN)
-        box = (
-            max(0, left - margin_x),
-            max(0, top - margin_y),
-            min(reference.width, right + margin_x),
-            min(reference.height, bottom + margin_y),
-        )
-        if min(box[2] - box[0], box[3] - box[1]) < ZOOM_MIN_SIDE:
+        box = _widened(footprint[0], reference.width, reference.height)
+        if box is None:
             return found, reference
         try:
             part = self.reference_features.part(candidate.reference, box)
@@ -481,6 +495,60 @@ class Matcher:
         if matches and matches[0].score >= scoring.threshold:
             return CheckResult(verdict=matches[0].kind, score=matches[0].score, matches=matches)
         return CheckResult(verdict="none", score=matches[0].score if matches else 0.0, matches=matches)
+
+
+def _widened(box: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int] | None:
+    """A zoom's part: ``box`` widened by :data:`ZOOM_MARGIN` each side within a ``width`` x
+    ``height`` photo, or None when it is too small to describe (:data:`ZOOM_MIN_SIDE`)."""
+    left, top, right, bottom = box
+    margin_x, margin_y = round((right - left) * ZOOM_MARGIN), round((bottom - top) * ZOOM_MARGIN)
+    widened = (
+        max(0, left - margin_x),
+        max(0, top - margin_y),
+        min(width, right + margin_x),
+        min(height, bottom + margin_y),
+    )
+    if min(widened[2] - widened[0], widened[3] - widened[1]) < ZOOM_MIN_SIDE:
+        return None
+    return widened
+
+
+def _zoomed_listing(
+    listing: _Listing, reference: LocalFeatures, found: Verification, copy_agreement: float
+) -> tuple[Verification, LocalFeatures]:
+    """The alignment again from the part of the listing the reference lands on, if that part is
+    small and its pixels agree with the reference's as a copy's do.
+
+    A copy shown small (in a collage, on a page, pasted onto another photo) fills only part of
+    the listing, which holds only a few of the listing's 500 keypoints, so it aligns with few
+    inliers however exact the alignment; described on its own, the part has several times as
+    many. Only copy-like alignments pay for the second description: a product on a shelf also
+    fills part of the frame, but its pixels do not agree with its packshot's that closely.
+
+    Returns:
+        The better of the two verifications, with the listing features it was made from: the
+        part's (its ``gray`` is what the homography maps; its positions are shifted back to the
+        listing photo's pixels in the verification, for the reported keypoints) or the whole
+        listing's.
+    """
+    query = listing.features
+    if found.homography is None:
+        return found, query
+    footprint = reference_footprint(query, reference, found.homography)
+    if footprint is None or footprint[1] >= ZOOM_BELOW_SHARE:
+        return found, query
+    if agreement(query, reference, found.homography) < copy_agreement:
+        return found, query
+    box = _widened(footprint[0], query.width, query.height)
+    if box is None:
+        return found, query
+    left, top, right, bottom = box
+    part = extract_features(np.ascontiguousarray(listing.pixels[top:bottom, left:right]))
+    again = verify(part, reference)
+    if again.inliers <= found.inliers or again.spread < ZOOM_MIN_SPREAD:
+        return found, query
+    offset = np.array([left, top], dtype=again.query_points.dtype)
+    return replace(again, query_points=again.query_points + offset), part
 
 
 def _with_confirmed(

@@ -17,6 +17,7 @@ from index.scoring import default_score_model
 from index.service import open_catalog
 from models.regions import REGIONS
 from vision.decode import DecodedImage, decode_image, read_image
+from vision.geometry import extract_features, verify
 
 DEMO = Path(__file__).resolve().parents[2] / "demo"
 EVIDENCE_FIELDS = {
@@ -96,6 +97,61 @@ def test_a_heavy_crop_is_verified_again_against_the_part_of_the_reference_it_sho
     pairs = np.array(zoomed.evidence["keypoints"])
     assert np.all((pairs[:, 2] >= left - 2) & (pairs[:, 2] <= right + 2))
     assert np.all((pairs[:, 3] >= top - 2) & (pairs[:, 3] <= bottom + 2))
+
+
+def test_a_copy_shown_small_in_a_larger_photo_is_verified_again_from_the_part_it_fills(
+    matcher: Matcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import index.matcher as matcher_module
+
+    reference = read_image(DEMO / "catalog" / "images" / "DA-004.jpg").pixels
+    height, width = reference.shape[:2]
+    # The brand's photo at a third of its size, pasted onto a busy page (as in a collage).
+    small = cv2.resize(reference, (width // 3, height // 3), interpolation=cv2.INTER_AREA)
+    noise = np.random.default_rng(11).integers(0, 255, (height, width, 3), dtype=np.uint8)
+    page = cv2.GaussianBlur(noise, (0, 0), 2)
+    top, left = height // 2, width // 5
+    page[top : top + small.shape[0], left : left + small.shape[1]] = small
+    listing = _encoded(page)
+
+    zoomed = _check(matcher, listing).matches[0]
+    monkeypatch.setattr(matcher_module, "ZOOM_BELOW_SHARE", 0.0)
+    whole = _check(matcher, listing).matches[0]
+
+    assert zoomed.sku == whole.sku == "DA-004"
+    assert zoomed.kind == "copy" and zoomed.evidence["agreement"] > 0.8
+    assert zoomed.evidence["inliers"] > 2 * whole.evidence["inliers"]
+    assert zoomed.score > whole.score
+    # Reported in the listing's own pixels: inside the part the copy was pasted on.
+    pairs = np.array(zoomed.evidence["keypoints"])
+    assert np.all((pairs[:, 0] >= left - 2) & (pairs[:, 0] <= left + small.shape[1] + 2))
+    assert np.all((pairs[:, 1] >= top - 2) & (pairs[:, 1] <= top + small.shape[0] + 2))
+
+
+def test_two_photos_of_one_carpet_overlapping_in_a_corner_are_not_zoomed_into_as_a_small_copy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import index.matcher as matcher_module
+
+    side = 600
+    noise = np.random.default_rng(4).integers(0, 255, (2 * side, 2 * side, 3), dtype=np.uint8)
+    carpet = cv2.GaussianBlur(noise, (0, 0), 4)
+    shift = int(side * 0.6)
+    # The reference's corner is the listing's opposite corner: pixel for pixel the same, as a
+    # seller's carpet is under every garment, but only a corner of the reference is in the listing.
+    reference = extract_features(np.ascontiguousarray(carpet[:side, :side]))
+    pixels = np.ascontiguousarray(carpet[shift : shift + side, shift : shift + side])
+    listing = matcher_module._Listing(pixels, extract_features(pixels, colour=False))
+    found = verify(listing.features, reference)
+    assert found.homography is not None and found.inliers >= matcher_module.ZOOM_MIN_INLIERS
+
+    kept, features = matcher_module._zoomed_listing(listing, reference, found, copy_agreement=0.7)
+    assert kept is found and features is listing.features
+    # Only the spread rule keeps it out: the part alone aligns with more inliers, all in a corner.
+    monkeypatch.setattr(matcher_module, "ZOOM_MIN_SPREAD", 0.0)
+    zoomed, part = matcher_module._zoomed_listing(listing, reference, found, copy_agreement=0.7)
+    assert part is not listing.features
+    assert zoomed.inliers > found.inliers and zoomed.spread < 0.2
 
 
 def test_the_demo_reused_photos_are_copies(matcher: Matcher) -> None:
