@@ -4,9 +4,10 @@ Usage: ``python -m bench.unseen_edits --data ../shared/data [--originals 80]``.
 
 The copy-detection queries were edited with AugLy's crops, rotations, colour changes, overlays and
 so on; the held-out sets also hold screenshots, memes, perspective, heavy crops and noise. This
-makes such copies of a random sample of the set's originals (seed fixed), checks them against the
-full catalog (its 500 photos) and prints, per edit, the share whose source ranks first and the
-share flagged with the right source at the operating threshold. Nothing here is used to fit anything.
+makes such copies of a random sample of the set's originals (seed fixed), and copies shown small (on
+a busy page, or as one tile of a collage of distractor photos), checks them against the full
+catalog (its 500 photos) and prints, per edit, the share whose source ranks first and the share
+flagged with the right source at the operating threshold. Nothing here is used to fit anything.
 """
 
 from __future__ import annotations
@@ -100,13 +101,41 @@ def screenshot(pixels: np.ndarray, draw: random.Random) -> np.ndarray:
     return np.array(image)
 
 
-#: Each edit, and the JPEG quality the copy is saved with.
+def small_on_page(pixels: np.ndarray, draw: random.Random) -> np.ndarray:
+    """The photo at 35-50 % of each side, anywhere on a busy page (smoothed noise) of its size."""
+    height, width = pixels.shape[:2]
+    generator = np.random.default_rng(draw.randint(0, 2**31))
+    page = cv2.GaussianBlur(generator.integers(0, 255, (height, width, 3), dtype=np.uint8), (0, 0), 3)
+    fraction = draw.uniform(0.35, 0.5)
+    small = cv2.resize(pixels, (int(width * fraction), int(height * fraction)), interpolation=cv2.INTER_AREA)
+    top, left = draw.randint(0, height - small.shape[0]), draw.randint(0, width - small.shape[1])
+    page[top : top + small.shape[0], left : left + small.shape[1]] = small
+    return page
+
+
+def collage_with(others: list[np.ndarray]) -> Edit:
+    """An edit that makes the photo one tile of a 2 x 2 collage with three of ``others``."""
+
+    def collage(pixels: np.ndarray, draw: random.Random) -> np.ndarray:
+        height, width = pixels.shape[:2]
+        tiles = [pixels] + [
+            cv2.resize(draw.choice(others), (width, height), interpolation=cv2.INTER_AREA) for _ in range(3)
+        ]
+        draw.shuffle(tiles)
+        return np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:])])
+
+    return collage
+
+
+#: Each edit, and the JPEG quality the copy is saved with (the collage, which needs other photos,
+#: is added in :func:`main`).
 EDITS: dict[str, tuple[Edit, int]] = {
     "heavy crop": (heavy_crop, 75),
     "perspective": (perspective, 90),
     "noise": (noise, 90),
     "meme": (meme, 90),
     "screenshot": (screenshot, 90),
+    "small on page": (small_on_page, 90),
 }
 
 
@@ -136,13 +165,18 @@ def main(argv: list[str] | None = None) -> int:
     sources = {
         name: np.array(Image.open(root / "references" / f"{name}.jpg").convert("RGB")) for name in picked
     }
+    others = [
+        np.array(Image.open(path).convert("RGB"))
+        for path in sorted((args.data.resolve() / "distractors").glob("*.jpg"))[:40]
+    ]
+    edits = {**EDITS, "collage": (collage_with(others), 90)} if others else EDITS
     with tempfile.TemporaryDirectory(prefix="bench-unseen-edits-") as home:
         settings = Settings(home=Path(home), model_cache=Settings().resolved_model_cache)
         catalog = open_catalog(settings)
         catalog.import_csv(root / "catalog.csv")
         matcher = open_matcher(settings, catalog)
         print(f"{'edit':<14}{'source first':>14}{'flagged right':>15}{'flagged wrong':>15}")
-        for label, (edit, quality) in EDITS.items():
+        for label, (edit, quality) in edits.items():
             draw = random.Random(7)
             copies = [
                 decode_image(_jpeg(edit(sources[name], draw), quality), min_side=224) for name in picked
