@@ -537,10 +537,8 @@ def _zoomed_listing(
     footprint = reference_footprint(query, reference, found.homography)
     if footprint is None or footprint[1] >= ZOOM_BELOW_SHARE:
         return found, query
-    if agreement(query, reference, found.homography) < copy_agreement:
-        return found, query
     box = _widened(footprint[0], query.width, query.height)
-    if box is None:
+    if box is None or agreement(query, reference, found.homography) < copy_agreement:
         return found, query
     left, top, right, bottom = box
     part = extract_features(np.ascontiguousarray(listing.pixels[top:bottom, left:right]))
