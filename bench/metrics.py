@@ -72,3 +72,43 @@ def flag_counts(
     negative_set = set(negatives)
     flagged_negatives = sum(query in negative_set for query in flagged_best)
     return FlagCounts(len(flagged_best), correct, len(negative_set), flagged_negatives)
+
+
+@dataclass(frozen=True)
+class RecallMisses:
+    """Why queries with a true match miss recall@1.
+
+    Attributes:
+        not_returned: The true candidate is not among the candidates returned (or none was).
+        behind_same_brand: It was returned, behind another product of its brand: packages that share
+            a design and differ in print or colour (or, in a catalog of one brand, any other photo).
+        behind_other_brand: It was returned, behind another brand's product.
+    """
+
+    not_returned: int
+    behind_same_brand: int
+    behind_other_brand: int
+
+
+def recall_misses(
+    returned: dict[str, list[str]], truth: dict[str, str], brand_of: dict[str, str]
+) -> RecallMisses:
+    """Sorts the recall@1 misses by cause.
+
+    Args:
+        returned: Query -> the candidates returned for it, best first.
+        truth: Query -> its true candidate, for the queries that have one.
+        brand_of: Candidate -> its brand; a candidate missing here is of no brand (another's).
+    """
+    not_returned = same_brand = other_brand = 0
+    for query, answer in truth.items():
+        candidates = returned.get(query, [])
+        if candidates and candidates[0] == answer:
+            continue
+        if answer not in candidates:
+            not_returned += 1
+        elif answer in brand_of and brand_of.get(candidates[0]) == brand_of[answer]:
+            same_brand += 1
+        else:
+            other_brand += 1
+    return RecallMisses(not_returned, same_brand, other_brand)

@@ -18,13 +18,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.metrics import Prediction, flag_counts, micro_average_precision, recall_at_1
+from bench.metrics import Prediction, flag_counts, micro_average_precision, recall_at_1, recall_misses
 from bench.splits import hash_half, in_calibration_split
 from hallmark.settings import Settings
 from index.checking import CheckOutcome, check_paths
@@ -211,6 +211,12 @@ def _verified_share(outcomes: list[CheckOutcome]) -> float:
     return verified / len(results) if results else 0.0
 
 
+def _brands(catalog_csv: Path) -> dict[str, str]:
+    """SKU -> brand, as the catalog CSV gives them (SKUs without a brand left out)."""
+    with catalog_csv.open(newline="") as handle:
+        return {row["sku"]: row["brand"] for row in csv.DictReader(handle) if row.get("brand")}
+
+
 def _measures(
     outcomes: list[CheckOutcome],
     situation: Situation,
@@ -220,6 +226,7 @@ def _measures(
     """micro-AP, recall@1 and the flag counts over the queries and distractors that ``keep`` selects."""
     predictions = []
     best: dict[str, str | None] = {}
+    returned: dict[str, list[str]] = {}
     flagged: dict[str, str | None] = {}
     for outcome in outcomes:
         result = outcome.result
@@ -227,6 +234,7 @@ def _measures(
             continue
         for match in result.matches:
             predictions.append(Prediction(outcome.name, match.sku, match.score))
+        returned[outcome.name] = [match.sku for match in result.matches]
         best[outcome.name] = result.matches[0].sku if result.matches else None
         if result.verdict != "none":
             flagged[outcome.name] = best[outcome.name]
@@ -247,6 +255,7 @@ def _measures(
         "distractors": len(distractor_names),
         "micro_ap": round(micro_average_precision(query_predictions, truth, len(truth)), 4),
         "recall_at_1": round(recall_at_1(best, truth), 4),
+        "recall_misses": asdict(recall_misses(returned, truth, _brands(situation.catalog_csv))),
         "flags": everything.flags,
         "flag_precision": round(everything.precision, 4),
         "false_flag_share_no_match_queries": round(on_queries.false_flag_share, 4),
@@ -419,6 +428,12 @@ def _print_table(results: dict[str, Any]) -> None:
     for label, key in rows[:-1]:
         held = (results["copy-detection"]["held_out"][key], results["product-match"]["held_out"][key])
         print(f"  {label:<30}{held[0]:>16}{held[1]:>16}")
+    misses = results["product-match"]["held_out"]["recall_misses"]
+    print(
+        f"  product recall@1 misses: {sum(misses.values())} (right product not among the 5 returned "
+        f"{misses['not_returned']}, behind a product of its brand {misses['behind_same_brand']}, "
+        f"behind another brand's {misses['behind_other_brand']})"
+    )
     reviewed = results["product-match-after-review"]
     print(
         "product-match after review (catalog: packshots + the calibration half's product photos; "
