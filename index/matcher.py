@@ -455,9 +455,7 @@ class Matcher:
         if found.homography is None:
             return found, reference
         footprint = listing_footprint(query, reference, found.homography)
-        if footprint is None or footprint[1] >= ZOOM_BELOW_SHARE:
-            return found, reference
-        box = _widened(footprint[0], reference.width, reference.height)
+        box = _zoom_part(footprint, reference.width, reference.height)
         if box is None:
             return found, reference
         try:
@@ -497,10 +495,17 @@ class Matcher:
         return CheckResult(verdict="none", score=matches[0].score if matches else 0.0, matches=matches)
 
 
-def _widened(box: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int] | None:
-    """A zoom's part: ``box`` widened by :data:`ZOOM_MARGIN` each side within a ``width`` x
-    ``height`` photo, or None when it is too small to describe (:data:`ZOOM_MIN_SIDE`)."""
-    left, top, right, bottom = box
+def _zoom_part(
+    footprint: tuple[tuple[int, int, int, int], float] | None, width: int, height: int
+) -> tuple[int, int, int, int] | None:
+    """The part of a ``width`` x ``height`` photo to describe again for a zoom, from where the other
+    photo lands in it (a footprint of :mod:`vision.geometry`): its box widened by
+    :data:`ZOOM_MARGIN` each side. None when there is no footprint, when it covers at least
+    :data:`ZOOM_BELOW_SHARE` of the photo (nothing to zoom into), or when the part is too small to
+    describe (:data:`ZOOM_MIN_SIDE`)."""
+    if footprint is None or footprint[1] >= ZOOM_BELOW_SHARE:
+        return None
+    (left, top, right, bottom), _ = footprint
     margin_x, margin_y = round((right - left) * ZOOM_MARGIN), round((bottom - top) * ZOOM_MARGIN)
     widened = (
         max(0, left - margin_x),
@@ -534,10 +539,7 @@ def _zoomed_listing(
     query = listing.features
     if found.homography is None:
         return found, query
-    footprint = reference_footprint(query, reference, found.homography)
-    if footprint is None or footprint[1] >= ZOOM_BELOW_SHARE:
-        return found, query
-    box = _widened(footprint[0], query.width, query.height)
+    box = _zoom_part(reference_footprint(query, reference, found.homography), query.width, query.height)
     if box is None or agreement(query, reference, found.homography) < copy_agreement:
         return found, query
     left, top, right, bottom = box
