@@ -24,7 +24,16 @@ from typing import Any
 
 import numpy as np
 
-from bench.metrics import Prediction, flag_counts, micro_average_precision, recall_at_1, recall_misses
+from bench.metrics import (
+    CONFIDENCE,
+    Prediction,
+    flag_counts,
+    micro_average_precision,
+    micro_average_precision_interval,
+    recall_at_1,
+    recall_at_1_interval,
+    recall_misses,
+)
 from bench.splits import hash_half, in_calibration_split
 from hallmark.settings import Settings
 from index.checking import CheckOutcome, check_paths
@@ -254,7 +263,11 @@ def _measures(
         "with_match": len(truth),
         "distractors": len(distractor_names),
         "micro_ap": round(micro_average_precision(query_predictions, truth, len(truth)), 4),
+        "micro_ap_interval": _rounded(
+            micro_average_precision_interval(query_predictions, truth, sorted(query_names))
+        ),
         "recall_at_1": round(recall_at_1(best, truth), 4),
+        "recall_at_1_interval": _rounded(recall_at_1_interval(best, truth)),
         "recall_misses": asdict(recall_misses(returned, truth, _brands(situation.catalog_csv))),
         "flags": everything.flags,
         "flag_precision": round(everything.precision, 4),
@@ -262,6 +275,10 @@ def _measures(
         "false_flag_share_distractors": round(on_distractors.false_flag_share, 4),
         "false_flag_share": round(everything.false_flag_share, 4),
     }
+
+
+def _rounded(interval: tuple[float, float]) -> list[float]:
+    return [round(interval[0], 4), round(interval[1], 4)]
 
 
 def model_only_rate(matcher: Matcher, batch_size: int = 32, repeats: int = 7) -> float:
@@ -424,10 +441,19 @@ def _print_table(results: dict[str, Any]) -> None:
     print(f"{'measure':<32}{'copy-detection':>16}{'product-match':>16}")
     for label, key in rows:
         print(f"{label:<32}{results['copy-detection'][key]:>16}{results['product-match'][key]:>16}")
-    print("held-out half (never used by bench/calibrate.py):")
+    print(
+        "held-out half (never used by bench/calibrate.py; under a measure, its bootstrap "
+        f"{CONFIDENCE:.0%} interval over the half's queries):"
+    )
     for label, key in rows[:-1]:
         held = (results["copy-detection"]["held_out"][key], results["product-match"]["held_out"][key])
         print(f"  {label:<30}{held[0]:>16}{held[1]:>16}")
+        if f"{key}_interval" in results["copy-detection"]["held_out"]:
+            spans = [
+                "{:.3f}-{:.3f}".format(*results[name]["held_out"][f"{key}_interval"])
+                for name in ("copy-detection", "product-match")
+            ]
+            print(f"  {'':<30}{spans[0]:>16}{spans[1]:>16}")
     misses = results["product-match"]["held_out"]["recall_misses"]
     print(
         f"  product recall@1 misses: {sum(misses.values())} (right product not among the 5 returned "
