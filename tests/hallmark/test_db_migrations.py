@@ -81,3 +81,17 @@ def test_migration_0004_marks_every_earlier_photo_as_the_catalogs_and_comes_back
     columns = {column["name"] for column in inspect(database.engine).get_columns("reference_images")}
     assert "origin" not in columns
     command.upgrade(config, "head")
+
+
+def test_migration_0005_adds_the_tilted_descriptors_and_comes_back_down(database: Database) -> None:
+    config = alembic_config(database.url)
+
+    def columns() -> set[str]:
+        return {column["name"] for column in inspect(database.engine).get_columns("reference_images")}
+
+    assert "tilted_descriptors" in columns()
+    command.downgrade(config, "0004")
+    assert "tilted_descriptors" not in columns()
+    assert "origin" in columns()
+    command.upgrade(config, "head")
+    assert "tilted_descriptors" in columns()
