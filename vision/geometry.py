@@ -7,6 +7,7 @@ printed face of a package photographed at an angle. The inliers are the evidence
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import cv2
@@ -36,6 +37,14 @@ MAX_FEATURES = 500
 #: SIFT's contrast threshold; lower than OpenCV's 0.04 so that low-contrast (blurred, faded,
 #: greyscale) copies still yield enough keypoints.
 CONTRAST_THRESHOLD = 0.01
+#: A photo with fewer keypoints than this is described again at :data:`LOW_CONTRAST_THRESHOLD`.
+#: The threshold is absolute, and blur lowers every difference-of-Gaussians response: a heavily
+#: blurred copy keeps 10-40 keypoints at 0.01, too few to align with its source, though its
+#: coarse structure is intact. Few photos take the second pass (no product photo or packshot of
+#: the development sets, about one copy-set photo in ten), so it costs little overall.
+LOW_KEYPOINTS = 100
+#: The contrast threshold of that second pass.
+LOW_CONTRAST_THRESHOLD = 0.002
 #: Lowe's ratio test: a match is kept when its nearest neighbour is clearly nearer than the second.
 RATIO = 0.8
 #: Reprojection error (pixels at feature scale) for MAGSAC++.
@@ -162,10 +171,11 @@ def extract_features(pixels: np.ndarray, mirrored: bool = False, colour: bool = 
     gray, scale = _gray_at_feature_scale(pixels)
     if mirrored:
         gray = np.ascontiguousarray(gray[:, ::-1])
-    detector = cv2.SIFT_create(  # type: ignore[attr-defined]
-        nfeatures=MAX_FEATURES, contrastThreshold=CONTRAST_THRESHOLD
-    )
-    keypoints, descriptors = detector.detectAndCompute(gray, None)
+    keypoints, descriptors = _sift(gray, CONTRAST_THRESHOLD)
+    if len(keypoints) < LOW_KEYPOINTS:
+        again = _sift(gray, LOW_CONTRAST_THRESHOLD)
+        if len(again[0]) > len(keypoints):
+            keypoints, descriptors = again
     if descriptors is None or not keypoints:
         points = np.zeros((0, 2), dtype=np.float32)
         descriptors = np.zeros((0, 128), dtype=np.float32)
@@ -181,6 +191,14 @@ def extract_features(pixels: np.ndarray, mirrored: bool = False, colour: bool = 
     if colour:
         features = replace(features, chroma=colour_copy(pixels, features))
     return features
+
+
+def _sift(gray: np.ndarray, contrast_threshold: float) -> tuple[Sequence[cv2.KeyPoint], np.ndarray | None]:
+    """OpenCV SIFT's keypoints and descriptors, the strongest :data:`MAX_FEATURES` of them."""
+    detector = cv2.SIFT_create(  # type: ignore[attr-defined]
+        nfeatures=MAX_FEATURES, contrastThreshold=contrast_threshold
+    )
+    return detector.detectAndCompute(gray, None)
 
 
 def _hull_share(points: np.ndarray, width: int, height: int) -> float:

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from vision import geometry
 from vision.decode import read_image
 from vision.geometry import (
     RATIO,
@@ -171,3 +172,31 @@ def test_a_photo_shown_small_in_a_listing_is_found_in_the_part_it_fills(garment:
     expected = (side // 10, side // 8, side // 10 + round(width * 0.9), side // 8 + round(height * 0.9))
     assert all(abs(got - want) <= 6 for got, want in zip(box, expected, strict=True))
     assert share == pytest.approx(0.9 * 0.9 * height * width / side**2, abs=0.03)
+
+
+def test_a_heavily_blurred_copy_is_described_again_at_a_lower_contrast_threshold(
+    other_garment: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blurred = cv2.GaussianBlur(other_garment, (0, 0), 4)
+    source = extract_features(other_garment)
+    twice = extract_features(blurred)
+    few = geometry.LOW_KEYPOINTS
+    monkeypatch.setattr(geometry, "LOW_KEYPOINTS", 0)  # the first pass alone
+    once = extract_features(blurred)
+
+    assert len(once) < few < len(source)
+    assert len(twice) > 2 * len(once)
+    assert verify(twice, source).inliers > verify(once, source).inliers
+
+
+def test_a_photo_with_enough_keypoints_is_described_once(
+    other_garment: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    described = extract_features(other_garment)
+    few = geometry.LOW_KEYPOINTS
+    monkeypatch.setattr(geometry, "LOW_KEYPOINTS", 0)
+    first_pass = extract_features(other_garment)
+
+    assert len(described) >= few
+    # OpenCV's threads may list the same keypoints in another order.
+    np.testing.assert_array_equal(np.unique(described.points, axis=0), np.unique(first_pass.points, axis=0))
