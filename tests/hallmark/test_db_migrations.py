@@ -40,17 +40,18 @@ def test_migration_0002_downgrades_and_upgrades_again(database: Database) -> Non
     assert set(inspect(database.engine).get_table_names()) >= CASE_QUEUE_TABLES
 
 
+def _reference_columns(database: Database) -> set[str]:
+    return {column["name"] for column in inspect(database.engine).get_columns("reference_images")}
+
+
 def test_migration_0003_adds_the_blurred_descriptor_and_comes_back_down(database: Database) -> None:
     config = alembic_config(database.url)
 
-    def columns() -> set[str]:
-        return {column["name"] for column in inspect(database.engine).get_columns("reference_images")}
-
-    assert "blurred_descriptor" in columns()
+    assert "blurred_descriptor" in _reference_columns(database)
     command.downgrade(config, "0002")
-    assert "blurred_descriptor" not in columns()
+    assert "blurred_descriptor" not in _reference_columns(database)
     command.upgrade(config, "head")
-    assert "blurred_descriptor" in columns()
+    assert "blurred_descriptor" in _reference_columns(database)
 
 
 def test_migration_0004_marks_every_earlier_photo_as_the_catalogs_and_comes_back_down(
@@ -78,20 +79,16 @@ def test_migration_0004_marks_every_earlier_photo_as_the_catalogs_and_comes_back
     with database.engine.connect() as connection:
         assert connection.execute(text("SELECT origin FROM reference_images")).scalars().all() == ["catalog"]
     command.downgrade(config, "0003")
-    columns = {column["name"] for column in inspect(database.engine).get_columns("reference_images")}
-    assert "origin" not in columns
+    assert "origin" not in _reference_columns(database)
     command.upgrade(config, "head")
 
 
 def test_migration_0005_adds_the_tilted_descriptors_and_comes_back_down(database: Database) -> None:
     config = alembic_config(database.url)
 
-    def columns() -> set[str]:
-        return {column["name"] for column in inspect(database.engine).get_columns("reference_images")}
-
-    assert "tilted_descriptors" in columns()
+    assert "tilted_descriptors" in _reference_columns(database)
     command.downgrade(config, "0004")
-    assert "tilted_descriptors" not in columns()
-    assert "origin" in columns()
+    assert "tilted_descriptors" not in _reference_columns(database)
+    assert "origin" in _reference_columns(database)
     command.upgrade(config, "head")
-    assert "tilted_descriptors" in columns()
+    assert "tilted_descriptors" in _reference_columns(database)
