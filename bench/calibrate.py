@@ -10,6 +10,8 @@ keeps the evidence (reusable with ``--reuse``), and then, from the calibration h
   a probability; monotonic constraints), with the verification gates applied as at run time;
 - sets the verification gates from where true pairs lie;
 - sets the copy rule between reused photos (copy-detection) and product photos (product-match);
+- sets the least score of a decisive copy (:meth:`index.scoring.ScoreModel.is_decisive_copy`) to a
+  lower confidence bound of that rule's precision;
 - sets the operating threshold as the lowest probability with flag precision >= 0.97 and at most
   0.5 % of no-match queries and distractors flagged, on out-of-fold scores: trees score the photos
   they were fitted on too well, and a threshold chosen on those would flag too much elsewhere.
@@ -82,6 +84,8 @@ CONFIRMED_CATALOGS: tuple[tuple[int | None, bool], ...] = (
     (None, False),
     (None, True),
 )
+#: One-sided confidence of the lower bound on the decisive-copy rule's precision.
+DECISIVE_CONFIDENCE = 0.95
 #: Name prefix of the collected sets whose catalogs hold confirmed photos.
 CONFIRMED_SET = "product-match-confirmed"
 
@@ -403,8 +407,31 @@ def _fit_scores(
             labels.append(float(candidate["sku"] == row["truth"]))
             groups.append(group_of(row))
     trees, out_of_fold = fit_trees(np.array(features), np.array(labels), np.array(groups))
-    model = replace(model, trees=trees)
+    model = replace(model, trees=trees, decisive_copy_score=decisive_copy_score(train, model))
     return replace(model, threshold=choose_threshold(score_rows(train, model, out_of_fold)))
+
+
+def decisive_copy_score(rows: list[dict[str, Any]], model: ScoreModel) -> float:
+    """The least score of a decisive copy: the Clopper-Pearson lower bound (at
+    :data:`DECISIVE_CONFIDENCE`) of the share of right pairs among the candidates of ``rows`` that
+    ``model`` verifies and finds decisive copies; 0 when there are none.
+
+    With ``n`` such candidates all right, the bound is ``(1 - confidence) ** (1 / n)``: about 0.98
+    for 150 copies, lower with fewer or with any wrong pair among them.
+    """
+    from scipy.stats import beta
+
+    right = wrong = 0
+    for row, evidences in gated(rows, model):
+        for candidate, evidence in zip(row["candidates"], evidences, strict=True):
+            if model.is_decisive_copy(evidence):
+                if candidate["sku"] == row["truth"]:
+                    right += 1
+                else:
+                    wrong += 1
+    if right == 0:
+        return 0.0
+    return round(float(beta.ppf(1.0 - DECISIVE_CONFIDENCE, right, wrong + 1)), 4)
 
 
 def score_rows(
@@ -424,7 +451,8 @@ def score_rows(
         if probabilities is None:
             scores = model.probabilities(evidences)
         else:
-            scores = probabilities[position : position + len(evidences)]
+            trees_only = probabilities[position : position + len(evidences)]
+            scores = model.with_decisive_copies(trees_only, evidences)
             position += len(evidences)
         best, best_sku = 0.0, None
         for candidate, probability in zip(row["candidates"], scores.tolist(), strict=True):

@@ -75,6 +75,9 @@ ZOOM_MIN_INLIERS = 8
 ZOOM_MIN_SPREAD = 0.2
 #: Inlier pairs reported per match: enough to draw the evidence, few enough to keep answers small.
 REPORTED_KEYPOINTS = 40
+#: ``decided_by`` of a match scored by the decisive-copy rule
+#: (:meth:`index.scoring.ScoreModel.is_decisive_copy`) above what the score trees gave it.
+DECIDED_BY_COPY_RULE = "decisive copy: geometry and pixels"
 
 
 @dataclass
@@ -474,10 +477,15 @@ class Matcher:
         assert len(evidences) == len(candidates)  # _verify gives every candidate its evidence
         set_relative_evidence(evidences)
         matches = []
-        for candidate, evidence, score in zip(
-            candidates, evidences, model.probabilities(evidences).tolist(), strict=True
+        by_trees = model.tree_probabilities(evidences)
+        scores = model.with_decisive_copies(by_trees, evidences)
+        for candidate, evidence, score, tree_score in zip(
+            candidates, evidences, scores.tolist(), by_trees.tolist(), strict=True
         ):
             kind: MatchKind = "copy" if model.is_copy(evidence) else "product"
+            payload = _evidence_json(evidence)
+            if score > tree_score:
+                payload["decided_by"] = DECIDED_BY_COPY_RULE
             matches.append(
                 Match(
                     sku=candidate.reference.sku,
@@ -485,7 +493,7 @@ class Matcher:
                     score=round(score, 4),
                     kind=kind,
                     reference=candidate.reference,
-                    evidence=_evidence_json(evidence),
+                    evidence=payload,
                 )
             )
         matches.sort(key=lambda match: match.score, reverse=True)

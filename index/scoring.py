@@ -25,6 +25,9 @@ import numpy as np
 __all__ = [
     "CALIBRATION_FILE",
     "CONFIRMED_CALIBRATION_FILE",
+    "DECISIVE_AGREEMENT",
+    "DECISIVE_INLIERS",
+    "DECISIVE_SPREAD",
     "FEATURES",
     "MONOTONIC",
     "UNMEASURED_COLOUR",
@@ -77,6 +80,18 @@ UNMEASURED_COLOUR = 100.0
 #: A closer confirmed listing photo of the product only counts for it, and standing behind another
 #: candidate's only against it; how many confirmed photos the product has says how far to trust that.
 MONOTONIC = (0, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, -1, -1, -1, -1, -1, 1, -1, 0)
+#: A *decisive copy*: the aligned pixels agree as only the same photo's do (JPEG and resampling
+#: leave a reused photo above 0.95; a shared carpet or a second shot of the same scene stays below),
+#: over at least twice the inliers a copy needs, covering at least a fifth of the reference (a
+#: copy shown small or cropped hard still covers that much; a shared background covers less). The
+#: score trees learn copies from the development edits, whose embeddings stay close to their
+#: source; a copy pasted small on a page or cropped hard is further away in the embedding than any
+#: of them, and trees do not extrapolate, so they scored such copies 0.6-0.8 on this evidence alone
+#: (``BENCHMARKS.md``, tenth session). A decisive copy is scored at least
+#: :attr:`ScoreModel.decisive_copy_score`, the rule's precision measured on the calibration half.
+DECISIVE_AGREEMENT = 0.95
+DECISIVE_INLIERS = 24
+DECISIVE_SPREAD = 0.2
 
 
 @dataclass
@@ -365,6 +380,8 @@ class ScoreModel:
             weakly matched photo is often ranked lower by the embedding.
         verify_limit_weak: The candidates verified in all for such a weakly matched photo (0: never
             more than ``verify_limit``).
+        decisive_copy_score: The least score of a decisive copy (:meth:`is_decisive_copy`): a lower
+            confidence bound of that rule's precision on the calibration half (0: no such floor).
         fitted_on: A description of the data the parameters were fitted on.
     """
 
@@ -377,6 +394,7 @@ class ScoreModel:
     verify_limit: int
     weak_inliers: int = 0
     verify_limit_weak: int = 0
+    decisive_copy_score: float = 0.0
     fitted_on: str = ""
 
     def shortlist_size(self, top_k: int) -> int:
@@ -402,6 +420,7 @@ class ScoreModel:
             verify_limit=int(payload["verify_limit"]),
             weak_inliers=int(payload.get("weak_inliers", 0)),
             verify_limit_weak=int(payload.get("verify_limit_weak", 0)),
+            decisive_copy_score=float(payload.get("decisive_copy_score", 0.0)),
             fitted_on=str(payload.get("fitted_on", "")),
         )
 
@@ -417,6 +436,7 @@ class ScoreModel:
             "verify_limit": self.verify_limit,
             "weak_inliers": self.weak_inliers,
             "verify_limit_weak": self.verify_limit_weak,
+            "decisive_copy_score": self.decisive_copy_score,
             "fitted_on": self.fitted_on,
             "score_trees": self.trees.to_json(),
         }
@@ -427,10 +447,21 @@ class ScoreModel:
 
     def probabilities(self, evidences: Sequence[Evidence]) -> np.ndarray:
         """:meth:`probability` of several candidates at once (one pass through the trees)."""
+        return self.with_decisive_copies(self.tree_probabilities(evidences), evidences)
+
+    def tree_probabilities(self, evidences: Sequence[Evidence]) -> np.ndarray:
+        """The score trees' probabilities alone, before :meth:`with_decisive_copies`."""
         if not evidences:
             return np.zeros(0)
         features = np.stack([feature_vector(evidence, self.copy_agreement) for evidence in evidences])
         return 1.0 / (1.0 + np.exp(-np.clip(self.trees.log_odds(features), -50.0, 50.0)))
+
+    def with_decisive_copies(self, scores: np.ndarray, evidences: Sequence[Evidence]) -> np.ndarray:
+        """``scores`` of ``evidences`` raised to :attr:`decisive_copy_score` for decisive copies."""
+        if self.decisive_copy_score <= 0.0:
+            return scores
+        decisive = np.array([self.is_decisive_copy(evidence) for evidence in evidences], dtype=bool)
+        return np.where(decisive, np.maximum(scores, self.decisive_copy_score), scores)
 
     def is_copy(self, evidence: Evidence) -> bool:
         """Whether the evidence says the listing reuses this very photo (rather than shows the product)."""
@@ -438,6 +469,15 @@ class ScoreModel:
             evidence.verified
             and evidence.inliers >= self.copy_min_inliers
             and evidence.agreement >= self.copy_agreement
+        )
+
+    def is_decisive_copy(self, evidence: Evidence) -> bool:
+        """Whether the evidence shows a copy beyond doubt (see :data:`DECISIVE_AGREEMENT`)."""
+        return (
+            self.is_copy(evidence)
+            and evidence.inliers >= DECISIVE_INLIERS
+            and evidence.agreement >= DECISIVE_AGREEMENT
+            and evidence.spread >= DECISIVE_SPREAD
         )
 
 

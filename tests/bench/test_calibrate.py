@@ -14,6 +14,7 @@ from bench.calibrate import (
     _boosting,
     calibration_text,
     confirmed_situations,
+    decisive_copy_score,
     export_trees,
     fit_trees,
 )
@@ -95,3 +96,37 @@ def test_the_cross_fitted_catalogs_never_hold_a_photo_they_check_nor_a_held_out_
         checked_anywhere |= checked
     # Between the two folds, every calibration-half photo is checked.
     assert checked_anywhere == {name for name, _ in photos if in_calibration_split(name)}
+
+
+def _collected(query: str, truth: str | None, inliers: int, agreement: float, sku: str = "SRC") -> dict:
+    """One collected row with a single verified candidate, as ``bench.calibrate.collect`` writes it."""
+    candidate = {
+        "sku": sku,
+        "similarity": 0.6,
+        "region_similarity": 0.6,
+        "region": [0, 0, 10, 10],
+        "verified": True,
+        "matches": inliers + 2,
+        "inliers": inliers,
+        "inlier_ratio": 0.9,
+        "spread": 0.5,
+        "agreement": agreement,
+    }
+    return {"set": "copy-detection", "query": query, "truth": truth, "candidates": [candidate]}
+
+
+def test_the_decisive_copy_floor_is_a_lower_bound_of_the_rules_precision() -> None:
+    model = default_score_model()
+    copies = [_collected(f"queries/{index}.jpg", "SRC", 100, 0.99) for index in range(60)]
+    # Shy of the rule: a shared background (low agreement), a weak alignment (few inliers).
+    others = [
+        _collected("distractors/a.jpg", None, 100, 0.9),
+        _collected("distractors/b.jpg", None, 10, 0.99),
+    ]
+    all_right = decisive_copy_score(copies + others, model)
+    assert all_right == pytest.approx(0.05 ** (1 / 60), abs=1e-4)
+    one_wrong = decisive_copy_score([*copies, _collected("distractors/c.jpg", None, 100, 0.99)], model)
+    assert one_wrong < all_right
+    fewer = decisive_copy_score(copies[:20], model)
+    assert fewer < all_right
+    assert decisive_copy_score(others, model) == 0.0

@@ -12,8 +12,15 @@ import pytest
 from hallmark.settings import Settings
 from index.catalog import Catalog
 from index.catalog_csv import ProductFields
-from index.matcher import CheckResult, Matcher, VerificationGate, result_to_json, verification_order
-from index.scoring import default_score_model
+from index.matcher import (
+    DECIDED_BY_COPY_RULE,
+    CheckResult,
+    Matcher,
+    VerificationGate,
+    result_to_json,
+    verification_order,
+)
+from index.scoring import DECISIVE_AGREEMENT, DECISIVE_INLIERS, BoostedTrees, default_score_model
 from index.service import open_catalog
 from models.regions import REGIONS
 from vision.decode import DecodedImage, decode_image, read_image
@@ -126,6 +133,35 @@ def test_a_copy_shown_small_in_a_larger_photo_is_verified_again_from_the_part_it
     pairs = np.array(zoomed.evidence["keypoints"])
     assert np.all((pairs[:, 0] >= left - 2) & (pairs[:, 0] <= left + small.shape[1] + 2))
     assert np.all((pairs[:, 1] >= top - 2) & (pairs[:, 1] <= top + small.shape[0] + 2))
+
+
+def _small_copy_on_a_page(name: str) -> DecodedImage:
+    """A brand photo at 40 % of each side, pasted onto a busy page, saved as a JPEG."""
+    reference = read_image(DEMO / "catalog" / "images" / name).pixels
+    height, width = reference.shape[:2]
+    small = cv2.resize(reference, (width * 2 // 5, height * 2 // 5), interpolation=cv2.INTER_AREA)
+    noise = np.random.default_rng(5).integers(0, 255, (height, width, 3), dtype=np.uint8)
+    page = cv2.GaussianBlur(noise, (0, 0), 3)
+    page[height // 3 : height // 3 + small.shape[0], width // 2 : width // 2 + small.shape[1]] = small
+    return _encoded(page)
+
+
+def test_a_decisive_copy_is_flagged_even_where_the_score_trees_doubt_it(catalog: Catalog) -> None:
+    base = default_score_model()
+    doubtful = replace(base, trees=BoostedTrees.constant(-5.0), decisive_copy_score=0.0)
+    listing = _small_copy_on_a_page("DA-004.jpg")
+
+    doubted = Matcher(catalog, doubtful).check([listing])[0]
+    ruled = Matcher(catalog, replace(doubtful, decisive_copy_score=0.97)).check([listing])[0]
+
+    assert doubted.verdict == "none" and doubted.matches[0].sku == "DA-004"
+    assert ruled.verdict == "copy" and ruled.score == pytest.approx(0.97)
+    best = ruled.matches[0]
+    assert best.sku == "DA-004" and best.kind == "copy"
+    assert best.evidence["decided_by"] == DECIDED_BY_COPY_RULE
+    assert best.evidence["inliers"] >= DECISIVE_INLIERS and best.evidence["agreement"] >= DECISIVE_AGREEMENT
+    # The other candidates keep the trees' doubt.
+    assert all(match.score < 0.01 for match in ruled.matches[1:])
 
 
 def test_two_photos_of_one_carpet_overlapping_in_a_corner_are_not_zoomed_into_as_a_small_copy(

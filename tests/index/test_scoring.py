@@ -11,6 +11,9 @@ import pytest
 
 from index.scoring import (
     CALIBRATION_FILE,
+    DECISIVE_AGREEMENT,
+    DECISIVE_INLIERS,
+    DECISIVE_SPREAD,
     FEATURES,
     MONOTONIC,
     UNMEASURED_COLOUR,
@@ -134,6 +137,55 @@ def test_agreeing_pixels_make_a_copy_and_disagreeing_ones_a_product() -> None:
     assert model.is_copy(_evidence(0.7, 100, 0.95))
     assert not model.is_copy(_evidence(0.7, 100, 0.1))
     assert not model.is_copy(_evidence(0.7, 0, 0.0))
+
+
+def _doubtful_trees(floor: float) -> ScoreModel:
+    """The shipped model with trees that doubt everything (log-odds -5) and the given floor."""
+    return replace(default_score_model(), trees=BoostedTrees.constant(-5.0), decisive_copy_score=floor)
+
+
+def test_a_decisive_copy_scores_at_least_the_floor_whatever_the_trees_say() -> None:
+    model = _doubtful_trees(0.98)
+    decisive = replace(_evidence(0.45, DECISIVE_INLIERS, DECISIVE_AGREEMENT), spread=DECISIVE_SPREAD)
+    assert model.is_decisive_copy(decisive)
+    assert model.tree_probabilities([decisive])[0] < 0.01
+    assert model.probability(decisive) == pytest.approx(0.98)
+
+
+def test_copies_short_of_decisive_keep_the_trees_score() -> None:
+    model = _doubtful_trees(0.98)
+    decisive = replace(_evidence(0.45, 100, 0.99), spread=0.5)
+    short_of_it = [
+        replace(decisive, agreement=DECISIVE_AGREEMENT - 0.01),  # a shared background agrees less
+        replace(decisive, spread=DECISIVE_SPREAD - 0.01),  # ... or covers little of the reference
+        replace(decisive, inliers=DECISIVE_INLIERS - 1),
+        replace(decisive, verified=False),
+    ]
+    for evidence in short_of_it:
+        assert not model.is_decisive_copy(evidence)
+        assert model.probability(evidence) < 0.01
+    assert model.probabilities([decisive, *short_of_it]).tolist()[0] == pytest.approx(0.98)
+
+
+def test_without_a_floor_decisive_copies_keep_the_trees_score() -> None:
+    model = _doubtful_trees(0.0)
+    decisive = replace(_evidence(0.45, 100, 0.99), spread=0.5)
+    assert model.probability(decisive) == pytest.approx(model.tree_probabilities([decisive])[0])
+
+
+def test_the_floor_is_saved_and_an_older_calibration_loads_without_one(tmp_path: Path) -> None:
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps(replace(default_score_model(), decisive_copy_score=0.97).to_json()))
+    assert ScoreModel.load(path).decisive_copy_score == 0.97
+    older = json.loads(CALIBRATION_FILE.read_text())
+    del older["decisive_copy_score"]
+    path.write_text(json.dumps(older))
+    assert ScoreModel.load(path).decisive_copy_score == 0.0
+
+
+def test_the_shipped_calibration_has_a_decisive_copy_floor_above_its_threshold() -> None:
+    for model in (default_score_model(), default_score_model(confirmed_photos=True)):
+        assert model.threshold < model.decisive_copy_score < 1.0
 
 
 def test_a_calibration_for_other_features_is_refused(tmp_path: Path) -> None:
