@@ -25,21 +25,55 @@ from models.export import model_fingerprint
 from models.runtime import Embedder
 from vision.decode import DecodedImage, decode_image, read_image
 from vision.phash import phash
-from vision.preprocess import blur_for_retrieval
+from vision.preprocess import (
+    RETRIEVAL_TILT_DEGREES,
+    blur_for_retrieval,
+    plain_backdrop,
+    tilt_for_retrieval,
+)
 
 #: What a decoded photo came from: a catalog CSV row or a confirmed case's photo.
 _Source = TypeVar("_Source")
 
 #: Rows decoded and embedded together; bounds memory on large catalogs.
 IMPORT_CHUNK = 256
-#: Each reference photo has two vectors in the index: its descriptor under its id, and the
-#: descriptor of a blurred copy (:func:`vision.preprocess.blur_for_retrieval`) under its id plus this.
-BLURRED_ID_OFFSET = 1 << 40
+#: Each reference photo has one vector per view of it in the index (see :class:`ReferenceViews`):
+#: view ``k``'s descriptor under the photo's id plus ``k`` times this.
+VIEW_ID_OFFSET = 1 << 40
+#: Views per reference photo: the photo, a blurred copy, and the photo tilted each way.
+REFERENCE_VIEWS = 4
+
+
+def view_ids(reference_ids: np.ndarray) -> np.ndarray:
+    """The index ids of the views of these reference photos: every photo's first view, then every
+    photo's second, and so on (``(REFERENCE_VIEWS * N,)``)."""
+    ids = np.asarray(reference_ids, dtype=np.int64)
+    return np.concatenate([ids + view * VIEW_ID_OFFSET for view in range(REFERENCE_VIEWS)])
 
 
 def reference_ids_of(vector_ids: np.ndarray) -> np.ndarray:
     """The reference photo each index vector belongs to (-1, FAISS's "no result", stays -1)."""
-    return np.where(vector_ids >= BLURRED_ID_OFFSET, vector_ids - BLURRED_ID_OFFSET, vector_ids)
+    return np.where(vector_ids >= 0, vector_ids % VIEW_ID_OFFSET, vector_ids)
+
+
+@dataclass(frozen=True)
+class ReferenceViews:
+    """The descriptors of one reference photo's views, each ``(dim,)`` float32.
+
+    A listing photo is matched against the nearest of them: the photo as it is; a blurred copy
+    (:func:`vision.preprocess.blur_for_retrieval`), for heavily blurred copies of it; and the photo
+    tilted each way (:func:`vision.preprocess.tilt_for_retrieval`), for photos of the product
+    taken at an angle (a photo without a plain backdrop is not tilted: its tilted views are its
+    own descriptor again).
+    """
+
+    photo: np.ndarray
+    blurred: np.ndarray
+    tilted: tuple[np.ndarray, np.ndarray]
+
+    def stacked(self) -> np.ndarray:
+        """``(REFERENCE_VIEWS, dim)`` in the order of :func:`view_ids`."""
+        return np.stack([self.photo, self.blurred, *self.tilted])
 
 
 _EXTENSIONS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp"}
@@ -135,7 +169,7 @@ class Catalog:
         with self.database.session() as session:
             products = session.scalar(select(func.count()).select_from(Product)) or 0
             references = session.scalar(select(func.count()).select_from(ReferenceImage)) or 0
-        indexed = int((loaded.index.ids() < BLURRED_ID_OFFSET).sum())
+        indexed = int((loaded.index.ids() < VIEW_ID_OFFSET).sum())
         return CatalogStats(products=products, references=references, indexed=indexed)
 
     def load_index(self) -> LoadedIndex:
@@ -152,7 +186,11 @@ class Catalog:
                 return self._loaded
             references = self._reference_infos(session)
             on_disk = VectorIndex.load(self.index_path)
-            if on_disk is not None and on_disk[1] == wanted and len(on_disk[0]) == 2 * len(references):
+            if (
+                on_disk is not None
+                and on_disk[1] == wanted
+                and len(on_disk[0]) == REFERENCE_VIEWS * len(references)
+            ):
                 self._loaded = LoadedIndex(on_disk[0], wanted, references)
                 return self._loaded
             index = self._rebuild(session, fingerprint)
@@ -196,33 +234,66 @@ class Catalog:
             select(ReferenceImage).where(
                 (ReferenceImage.model_fingerprint != fingerprint)
                 | ReferenceImage.blurred_descriptor.is_(None)
+                | ReferenceImage.tilted_descriptors.is_(None)
             )
         ).all()
         for start in range(0, len(stale), IMPORT_CHUNK):
             chunk = stale[start : start + IMPORT_CHUNK]
             images = [read_image(self.home / reference.stored_path).pixels for reference in chunk]
-            vectors, blurred = self._descriptors(images)
-            for reference, vector, blurred_vector in zip(chunk, vectors, blurred, strict=True):
-                reference.descriptor = vector.tobytes()
-                reference.blurred_descriptor = blurred_vector.tobytes()
+            for reference, views in zip(chunk, self._descriptors(images), strict=True):
+                _store_views(reference, views)
                 reference.model_fingerprint = fingerprint
         session.flush()
         rows = session.execute(
-            select(ReferenceImage.id, ReferenceImage.descriptor, ReferenceImage.blurred_descriptor)
+            select(
+                ReferenceImage.id,
+                ReferenceImage.descriptor,
+                ReferenceImage.blurred_descriptor,
+                ReferenceImage.tilted_descriptors,
+            )
         ).all()
         if rows:
             ids = np.array([row[0] for row in rows], dtype=np.int64)
-            vectors = np.stack([np.frombuffer(row[1], dtype=np.float32) for row in rows])
-            # Every row without one was filled in above.
-            blurred = np.stack([np.frombuffer(row[2] or b"", dtype=np.float32) for row in rows])
-            index.add(np.concatenate([ids, ids + BLURRED_ID_OFFSET]), np.concatenate([vectors, blurred]))
+            # Every row without its views was filled in above.
+            vectors = np.stack(
+                [
+                    np.frombuffer(b"".join(part or b"" for part in row[1:]), dtype=np.float32).reshape(
+                        REFERENCE_VIEWS, -1
+                    )
+                    for row in rows
+                ]
+            )
+            index.add(view_ids(ids), np.concatenate(vectors.transpose(1, 0, 2)))
         return index
 
-    def _descriptors(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Descriptors of reference photos and of their blurred copies."""
-        return self.embedder.embed(images), self.embedder.embed(
-            [blur_for_retrieval(image) for image in images]
-        )
+    def _descriptors(self, images: list[np.ndarray]) -> list[ReferenceViews]:
+        """The views' descriptors of each reference photo, in one pass over all of them.
+
+        Only a photo on a plain backdrop is tilted (:func:`vision.preprocess.plain_backdrop`); for
+        any other, the tilted views repeat the photo's own descriptor, which adds nothing to the
+        search (a photo is as close as the nearest of its views) and keeps every photo's views alike.
+        """
+        if not images:
+            return []
+        backdrops = [plain_backdrop(image) for image in images]
+        tilted = [(row, backdrop) for row, backdrop in enumerate(backdrops) if backdrop is not None]
+        views = [
+            *images,
+            *(blur_for_retrieval(image) for image in images),
+            *(tilt_for_retrieval(images[row], RETRIEVAL_TILT_DEGREES, backdrop) for row, backdrop in tilted),
+            *(tilt_for_retrieval(images[row], -RETRIEVAL_TILT_DEGREES, backdrop) for row, backdrop in tilted),
+        ]
+        vectors = self.embedder.embed(views)
+        count = len(images)
+        photo, blurred = vectors[:count], vectors[count : 2 * count]
+        turned = {
+            row: (vectors[2 * count + position], vectors[2 * count + len(tilted) + position])
+            for position, (row, _) in enumerate(tilted)
+        }
+        return [
+            ReferenceViews(photo[row], blurred[row], turned.get(row, (photo[row], photo[row])))
+            for row in range(count)
+        ]
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -264,16 +335,12 @@ class Catalog:
         with self.database.session() as session:
             new = _photos_not_stored(session, decoded, lambda row: row.product.sku)
             report.references_unchanged += len(decoded) - len(new)
-            vectors, blurred = self._descriptors([image.pixels for _, image, _ in new])
+            described = self._descriptors([image.pixels for _, image, _ in new])
             products: dict[str, Product] = {}
-            for (row, image, data), vector, blurred_vector in zip(new, vectors, blurred, strict=True):
+            for (row, image, data), views in zip(new, described, strict=True):
                 product = products.get(row.product.sku) or self._upsert_product(session, row.product, report)
                 products[row.product.sku] = product
-                session.add(
-                    self._new_reference(
-                        product, image, data, str(row.image_path), vector, blurred_vector, row.origin
-                    )
-                )
+                session.add(self._new_reference(product, image, data, str(row.image_path), views, row.origin))
                 report.references_added += 1
             if new:
                 self._bump_version(session)
@@ -284,11 +351,10 @@ class Catalog:
         image: DecodedImage,
         data: bytes,
         source: str,
-        vector: np.ndarray,
-        blurred_vector: np.ndarray,
+        views: ReferenceViews,
         origin: str,
     ) -> ReferenceImage:
-        return ReferenceImage(
+        reference = ReferenceImage(
             product=product,
             sha256=image.sha256,
             source_path=source,
@@ -296,11 +362,11 @@ class Catalog:
             width=image.width,
             height=image.height,
             phash=to_signed64(phash(image.pixels)),
-            descriptor=vector.astype(np.float32).tobytes(),
-            blurred_descriptor=blurred_vector.astype(np.float32).tobytes(),
             model_fingerprint=model_fingerprint(),
             origin=origin,
         )
+        _store_views(reference, views)
+        return reference
 
     def _read_reference(self, path: Path) -> tuple[DecodedImage, bytes]:
         image = read_image(path)
@@ -374,9 +440,9 @@ class Catalog:
             if existing is not None:
                 product = self._upsert_product(session, fields, report)
                 return existing, False
-            vectors, blurred = self._descriptors([image.pixels])
+            (views,) = self._descriptors([image.pixels])
             product = self._upsert_product(session, fields, report)
-            reference = self._new_reference(product, image, data, source, vectors[0], blurred[0], origin)
+            reference = self._new_reference(product, image, data, source, views, origin)
             session.add(reference)
             self._bump_version(session)
             session.flush()
@@ -418,7 +484,7 @@ class Catalog:
             report.unchanged += len(decoded) - len(new)
             if not new:
                 return
-            vectors, blurred = self._descriptors([image.pixels for _, image, _ in new])
+            described = self._descriptors([image.pixels for _, image, _ in new])
             products = {
                 product.sku: product
                 for product in session.scalars(
@@ -426,15 +492,13 @@ class Catalog:
                 )
             }
             added = 0
-            for (photo, image, data), vector, blurred_vector in zip(new, vectors, blurred, strict=True):
+            for (photo, image, data), views in zip(new, described, strict=True):
                 product = products.get(photo.sku)
                 if product is None:  # removed from the catalog since its case was confirmed
                     report.errors.append(f"case {photo.case_id}: no product with sku {photo.sku!r}")
                     continue
                 source = f"listing photo confirmed in case {photo.case_id}"
-                session.add(
-                    self._new_reference(product, image, data, source, vector, blurred_vector, "confirmed")
-                )
+                session.add(self._new_reference(product, image, data, source, views, "confirmed"))
                 added += 1
             if added:
                 report.added += added
@@ -469,6 +533,13 @@ class Catalog:
             self._bump_version(session)
         self.load_index()
         return count
+
+
+def _store_views(reference: ReferenceImage, views: ReferenceViews) -> None:
+    """Writes a photo's view descriptors into its row, as float32 bytes."""
+    reference.descriptor = views.photo.astype(np.float32).tobytes()
+    reference.blurred_descriptor = views.blurred.astype(np.float32).tobytes()
+    reference.tilted_descriptors = np.stack(views.tilted).astype(np.float32).tobytes()
 
 
 def _photos_not_stored(

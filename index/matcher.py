@@ -27,7 +27,15 @@ from typing import Any, Literal
 import numpy as np
 
 from hallmark.errors import HallmarkError
-from index.catalog import BLURRED_ID_OFFSET, Catalog, LoadedIndex, ReferenceInfo, reference_ids_of
+from index.catalog import (
+    REFERENCE_VIEWS,
+    VIEW_ID_OFFSET,
+    Catalog,
+    LoadedIndex,
+    ReferenceInfo,
+    reference_ids_of,
+    view_ids,
+)
 from index.faiss_store import IndexStamp, VectorIndex
 from index.photo_workers import map_photos, single_threaded_kernels, worker_count
 from index.reference_features import ReferenceFeatures
@@ -49,8 +57,15 @@ Verdict = Literal["copy", "product", "none"]
 MatchKind = Literal["copy", "product"]
 
 #: Index vectors retrieved per query region before grouping by product: enough that the shortlist's
-#: distinct products remain when a catalog holds several photos per product, each with two vectors.
+#: distinct products remain when a catalog holds several photos per product, each with its views.
 CANDIDATES_PER_QUERY = 64
+#: The views of a reference (see :func:`index.catalog.view_ids`) a listing's whole frame is compared
+#: with: the photo and its blurred copy. Its tilted views are compared with the listing's regions
+#: only: a package photographed at an angle fills part of the frame (a hand, a shelf), while a
+#: listing that fills its frame with a reference photo shows it upright, and every reference's tilted
+#: views competing for the whole frame only added chances for an unrelated photo to come closest
+#: (it cost two heavily blurred copies their source on the held-out half).
+WHOLE_FRAME_VIEWS = 2
 #: Below this many inliers an alignment is too weak to compare pixels on, and a mirrored copy is
 #: tried (an unmirrored copy almost always has many more).
 MIN_ALIGNMENT_INLIERS = 12
@@ -167,8 +182,8 @@ class _Prepared:
 
 @dataclass(frozen=True)
 class _ProductPhotos:
-    """A product's reference photos by origin, with their index vectors (each photo's two vectors:
-    the photo's, then its blurred copy's, as ``(2 * photos, dim)``)."""
+    """A product's reference photos by origin, with their index vectors (every photo's views, as
+    :func:`index.catalog.view_ids` orders them: ``(REFERENCE_VIEWS * photos, dim)``)."""
 
     catalog: list[ReferenceInfo]
     catalog_vectors: np.ndarray
@@ -330,13 +345,15 @@ class Matcher:
         model: ScoreModel,
     ) -> list[_Candidate]:
         """The best brand photo per product by region similarity, the closest products first."""
-        # A reference is as close as the nearer of its two vectors (the photo and its blurred copy).
+        # A reference is as close as the nearest of its views (the photo, blurred, tilted), the whole
+        # frame (region 0) as the nearer of its untilted ones. A reference outside the whole frame's
+        # top list is at most that list's last, whichever view that was.
+        whole_floor = float(similarities[0][-1])
+        similarities, ids = _whole_frame_untilted(similarities, ids)
         reference_ids = reference_ids_of(ids)
-        # The whole frame is region 0; a reference outside its top list is at most that list's last.
         whole_frame: dict[int, float] = {}
         for similarity, reference_id in zip(similarities[0].tolist(), reference_ids[0].tolist(), strict=True):
             whole_frame.setdefault(reference_id, similarity)  # best first: the first hit is the best
-        whole_floor = float(similarities[0][-1])
         flat_similarities = similarities.ravel()
         flat_references = reference_ids.ravel()
         wanted = model.shortlist_size(top_k)
@@ -578,7 +595,7 @@ def _with_confirmed(
     chosen = {candidate.reference.product_id: candidate for candidate in shortlist}
     found_by_confirmed: list[_ProductPhotos] = []
     hit_references = reference_ids_of(confirmed_hits[1]).ravel()
-    for hit in _best_hits(*confirmed_hits).tolist():
+    for hit in _best_hits(*_whole_frame_untilted(*confirmed_hits)).tolist():
         reference = loaded.references.get(int(hit_references[hit]))
         if reference is None or reference.product_id in chosen:
             continue
@@ -630,7 +647,7 @@ def _photos_of(confirmed_photos: _ConfirmedPhotos, product_id: int, loaded: Load
 
     def vectors(photos: list[ReferenceInfo]) -> np.ndarray:
         ids = np.array([photo.reference_id for photo in photos], dtype=np.int64)
-        return loaded.index.vectors(np.concatenate([ids, ids + BLURRED_ID_OFFSET]))
+        return loaded.index.vectors(view_ids(ids))
 
     found = _ProductPhotos(catalog, vectors(catalog), confirmed, vectors(confirmed))
     # Worker threads may both fill one product: the same value, so the race is harmless.
@@ -702,17 +719,29 @@ def _split_by_origin(loaded: LoadedIndex) -> tuple[VectorIndex, VectorIndex]:
         ids = np.array(
             [ref.reference_id for ref in loaded.references.values() if ref.confirmed == confirmed], np.int64
         )
-        both = np.concatenate([ids, ids + BLURRED_ID_OFFSET])
+        views = view_ids(ids)
         part = VectorIndex(loaded.index.dim)
-        part.add(both, loaded.index.vectors(both))
+        part.add(views, loaded.index.vectors(views))
         parts.append(part)
     return parts[0], parts[1]
+
+
+def _whole_frame_untilted(similarities: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A photo's region hits ``(regions, k)`` without the whole frame's (region 0) hits on tilted
+    views (see :data:`WHOLE_FRAME_VIEWS`): those get similarity -inf and id -1, FAISS's "no result"."""
+    tilted = ids[0] >= WHOLE_FRAME_VIEWS * VIEW_ID_OFFSET
+    if not tilted.any():
+        return similarities, ids
+    similarities, ids = similarities.copy(), ids.copy()
+    similarities[0, tilted] = -np.inf
+    ids[0, tilted] = -1
+    return similarities, ids
 
 
 def _best_hits(similarities: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """Positions in a photo's flattened region hits of each reference photo's best hit, closest
     first: all hits best first (stable, so ties keep the lower region), then each reference's first.
-    A reference is as close as the nearer of its two vectors (the photo and its blurred copy)."""
+    A reference is as close as the nearest of its views (the photo, blurred, tilted)."""
     order = np.argsort(-similarities.ravel(), kind="stable")
     order = order[ids.ravel()[order] >= 0]
     _, first = np.unique(reference_ids_of(ids).ravel()[order], return_index=True)
@@ -723,7 +752,7 @@ def _closest_photos(
     regions: np.ndarray, groups: list[tuple[list[ReferenceInfo], np.ndarray]]
 ) -> list[tuple[ReferenceInfo, float, int, float]]:
     """For each group of photos with their vectors (see :class:`_ProductPhotos`), the photo closest
-    to any region of the listing (a photo is as close as the nearer of its two vectors), with that
+    to any region of the listing (a photo is as close as the nearest of its views), with that
     similarity, the region, and the photo's whole-frame (region 0) similarity."""
     if not groups:
         return []
@@ -734,7 +763,9 @@ def _closest_photos(
         block = similarities[:, start : start + len(vectors)]
         start += len(vectors)
         count = len(photos)
-        per_photo = np.maximum(block[:, :count], block[:, count:])
+        views = block.reshape(len(block), REFERENCE_VIEWS, count)
+        per_photo = views.max(axis=1)
+        per_photo[0] = views[0, :WHOLE_FRAME_VIEWS].max(axis=0)  # the whole frame: untilted views
         # Row-major argmax: on ties the lower region, as the index's hits give it.
         region, column = np.unravel_index(int(np.argmax(per_photo)), per_photo.shape)
         closest.append(

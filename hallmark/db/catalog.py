@@ -72,6 +72,9 @@ class ReferenceImage(Base):
     #: float32 descriptor of a blurred copy of the photo (see :func:`vision.preprocess.blur_for_retrieval`);
     #: None in rows written before it existed, filled in when the index is next rebuilt.
     blurred_descriptor: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    #: float32 descriptors of the photo tilted each way (see :func:`vision.preprocess.tilt_for_retrieval`),
+    #: one after the other; None in rows written before they existed, filled in like the blurred one.
+    tilted_descriptors: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     model_fingerprint: Mapped[str] = mapped_column(String(32))
     #: Where the photo came from (:data:`REFERENCE_ORIGINS`): the brand's catalog (studio or
     #: product photography), or a listing photo a reviewer confirmed as showing the product.

@@ -81,3 +81,14 @@ def test_migration_0004_marks_every_earlier_photo_as_the_catalogs_and_comes_back
     command.downgrade(config, "0003")
     assert "origin" not in _reference_columns(database)
     command.upgrade(config, "head")
+
+
+def test_migration_0005_adds_the_tilted_descriptors_and_comes_back_down(database: Database) -> None:
+    config = alembic_config(database.url)
+
+    assert "tilted_descriptors" in _reference_columns(database)
+    command.downgrade(config, "0004")
+    assert "tilted_descriptors" not in _reference_columns(database)
+    assert "origin" in _reference_columns(database)
+    command.upgrade(config, "head")
+    assert "tilted_descriptors" in _reference_columns(database)

@@ -13,8 +13,10 @@ from sqlalchemy import select
 from hallmark.db import Product, ReferenceImage
 from hallmark.errors import NotFoundError
 from hallmark.settings import Settings
-from index.catalog import BLURRED_ID_OFFSET, Catalog
+from index.catalog import REFERENCE_VIEWS, VIEW_ID_OFFSET, Catalog, reference_ids_of, view_ids
 from index.service import open_catalog
+from vision.decode import read_image
+from vision.preprocess import plain_backdrop, tilt_for_retrieval
 
 DEMO_CATALOG = Path(__file__).resolve().parents[2] / "demo" / "catalog"
 
@@ -138,36 +140,56 @@ def test_reference_photos_are_kept_in_the_data_directory(tmp_path: Path, setting
     assert all((settings.resolved_home / path).is_file() for path in stored)
 
 
-def test_every_reference_is_indexed_as_itself_and_as_a_blurred_copy(catalog: Catalog) -> None:
+def test_every_reference_is_indexed_as_itself_blurred_and_tilted_each_way(catalog: Catalog) -> None:
     catalog.import_csv(DEMO_CATALOG / "catalog.csv")
     ids = catalog.load_index().index.ids()
-    plain = sorted(int(vector_id) for vector_id in ids if vector_id < BLURRED_ID_OFFSET)
-    blurred = sorted(
-        int(vector_id) - BLURRED_ID_OFFSET for vector_id in ids if vector_id >= BLURRED_ID_OFFSET
-    )
-    assert plain == blurred and len(plain) == 14
+    views = [
+        sorted(int(i) - view * VIEW_ID_OFFSET for i in ids if i // VIEW_ID_OFFSET == view)
+        for view in range(REFERENCE_VIEWS)
+    ]
+    assert REFERENCE_VIEWS == 4
+    assert views[0] == views[1] == views[2] == views[3] and len(views[0]) == 14
+    assert sorted(set(reference_ids_of(ids).tolist())) == views[0]
     assert catalog.stats().indexed == 14
+    tilted_photos = 0
     with catalog.database.session() as session:
         for reference in session.scalars(select(ReferenceImage)):
-            assert reference.blurred_descriptor is not None
+            assert reference.blurred_descriptor is not None and reference.tilted_descriptors is not None
             sharp = np.frombuffer(reference.descriptor, dtype=np.float32)
             soft = np.frombuffer(reference.blurred_descriptor, dtype=np.float32)
+            left, right = np.frombuffer(reference.tilted_descriptors, dtype=np.float32).reshape(2, -1)
             assert 0.5 < float(sharp @ soft) < 0.999  # the same photo, but not the same vector
+            pixels = read_image(catalog.home / reference.stored_path).pixels
+            if plain_backdrop(pixels) is None:  # a photo that fills its frame is not tilted
+                assert np.array_equal(left, sharp) and np.array_equal(right, sharp)
+            else:
+                tilted_photos += 1
+                assert 0.5 < float(sharp @ left) < 0.999 and 0.5 < float(sharp @ right) < 0.999
+                assert float(left @ right) < 0.999
+    assert tilted_photos == 7  # the demo's six packshots, and a photo on a dark plain backdrop
 
 
-def test_references_from_before_the_blurred_descriptor_get_one_on_the_next_load(
-    settings: Settings, catalog: Catalog
+@pytest.mark.parametrize("column", ["blurred_descriptor", "tilted_descriptors"])
+def test_references_from_before_a_view_existed_get_it_on_the_next_load(
+    settings: Settings, catalog: Catalog, column: str
 ) -> None:
     catalog.import_csv(DEMO_CATALOG / "catalog.csv")
     with catalog.database.session() as session:
+        before = {r.id: r.descriptor for r in session.scalars(select(ReferenceImage))}
         for reference in session.scalars(select(ReferenceImage)):
-            reference.blurred_descriptor = None
+            setattr(reference, column, None)
     catalog.index_path.unlink()
     fresh = Catalog(catalog.database, settings, catalog.embedder)
     assert fresh.stats().indexed == 14
-    assert len(fresh.load_index().index) == 28
+    assert len(fresh.load_index().index) == 4 * 14
     with catalog.database.session() as session:
-        assert all(r.blurred_descriptor is not None for r in session.scalars(select(ReferenceImage)))
+        for reference in session.scalars(select(ReferenceImage)):
+            assert getattr(reference, column) is not None
+            assert np.allclose(
+                np.frombuffer(reference.descriptor, dtype=np.float32),
+                np.frombuffer(before[reference.id], dtype=np.float32),
+                atol=1e-5,
+            )
 
 
 def test_listing_photos_reviewers_confirmed_as_the_product_become_its_reference_photos(
@@ -248,3 +270,16 @@ def test_a_review_backlog_is_learned_in_one_catalog_change_and_a_lost_photo_is_r
     assert catalog.stats().references == references + 2
     learned = [info.sku for info in catalog.load_index().references.values() if info.confirmed]
     assert learned == ["Tropicana-Apple-Juice", "Tropicana-Apple-Juice"]
+
+
+def test_a_photo_of_a_packshot_taken_at_an_angle_is_nearer_its_tilted_views(catalog: Catalog) -> None:
+    catalog.import_csv(DEMO_CATALOG / "catalog.csv")
+    loaded = catalog.load_index()
+    reference = next(r for r in loaded.references.values() if r.sku == "Tropicana-Apple-Juice")
+    pixels = read_image(catalog.home / reference.stored_path).pixels
+    # Turned by less than the views' tilt, each way.
+    for degrees in (-11.0, 11.0):
+        photo = tilt_for_retrieval(pixels, degrees)
+        (vector,) = catalog.embedder.embed([photo])
+        upright, _, *tilted = loaded.index.vectors(view_ids(np.array([reference.reference_id]))) @ vector
+        assert max(tilted) > upright + 0.02

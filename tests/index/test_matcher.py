@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 
 from hallmark.settings import Settings
-from index.catalog import Catalog
+from index.catalog import VIEW_ID_OFFSET, Catalog
 from index.catalog_csv import ProductFields
 from index.matcher import (
     DECIDED_BY_COPY_RULE,
     CheckResult,
     Matcher,
     VerificationGate,
+    _whole_frame_untilted,
     result_to_json,
     verification_order,
 )
@@ -319,3 +320,18 @@ def test_each_kind_of_photo_is_gated_against_its_own_kind() -> None:
     assert gate.admits(0.30, 0.85) and not gate.admits(0.45, 0.75)
     brand_only = VerificationGate.of(model, [0.45], [])
     assert brand_only.admits(0.40, None) and not brand_only.admits(0.39, 0.99)
+
+
+def test_the_whole_frame_is_compared_with_untilted_views_and_the_regions_with_every_view() -> None:
+    photo, blurred, tilted = 7, 7 + VIEW_ID_OFFSET, 7 + 2 * VIEW_ID_OFFSET
+    other_tilted = 9 + 3 * VIEW_ID_OFFSET
+    similarities = np.array([[0.9, 0.8, 0.7], [0.95, 0.6, 0.5]], dtype=np.float32)
+    ids = np.array([[tilted, photo, other_tilted], [tilted, blurred, photo]], dtype=np.int64)
+
+    kept_similarities, kept_ids = _whole_frame_untilted(similarities, ids)
+
+    assert kept_ids[0].tolist() == [-1, photo, -1]
+    assert kept_similarities[0].tolist()[1] == pytest.approx(0.8)
+    assert np.isneginf(kept_similarities[0, [0, 2]]).all()
+    assert kept_ids[1].tolist() == ids[1].tolist()  # a region keeps its tilted hits
+    assert ids[0, 0] == tilted  # the search's own arrays are left as they were
