@@ -51,7 +51,7 @@ from vision.geometry import (
     reference_footprint,
     verify,
 )
-from vision.photometric import agreement, colour_difference
+from vision.photometric import agreement, agreement_quartiles, colour_difference
 
 Verdict = Literal["copy", "product", "none"]
 MatchKind = Literal["copy", "product"]
@@ -453,7 +453,9 @@ class Matcher:
         evidence.spread = round(found.spread, 4)
         evidence.mirrored = found.mirrored
         if found.homography is not None and found.inliers >= MIN_ALIGNMENT_INLIERS:
-            evidence.agreement = round(agreement(query, reference, found.homography), 4)
+            median, lower_quartile = agreement_quartiles(query, reference, found.homography)
+            evidence.agreement = round(median, 4)
+            evidence.agreement_low = round(lower_quartile, 4)
             coloured = listing.coloured() if query is listing.features else query
             difference = colour_difference(coloured, reference, found.homography)
             evidence.colour_difference = None if difference is None else round(difference, 2)

@@ -27,6 +27,7 @@ __all__ = [
     "CONFIRMED_CALIBRATION_FILE",
     "DECISIVE_AGREEMENT",
     "DECISIVE_INLIERS",
+    "DECISIVE_LOW_AGREEMENT",
     "DECISIVE_SPREAD",
     "FEATURES",
     "MONOTONIC",
@@ -91,6 +92,8 @@ MONOTONIC = (0, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, -1, -1, -1, -1, -1, 1, -1, 0)
 #: is scored at least :attr:`ScoreModel.decisive_copy_score`, a lower bound of the rule's precision
 #: on the calibration half.
 DECISIVE_AGREEMENT = 0.95
+#: ... with three quarters of the aligned blocks agreeing at least this much (the lower quartile).
+DECISIVE_LOW_AGREEMENT = 0.8
 DECISIVE_INLIERS = 24
 DECISIVE_SPREAD = 0.2
 
@@ -110,6 +113,9 @@ class Evidence:
         spread: Share of the reference covered by the inliers' convex hull.
         mirrored: The listing shows the reference flipped left to right.
         agreement: Median local correlation of the aligned pixels (about 1 for a copy).
+        agreement_low: Their lower quartile: near the median for a copy, which agrees nearly
+            everywhere, far below it for a shared background, which agrees only around the
+            garments (a reported input of the decisive-copy rule, not of the score trees).
         inlier_margin: ``log(1 + inliers)`` minus the largest ``log(1 + inliers)`` among the same
             listing photo's other candidates (see :func:`set_relative_evidence`).
         region_gap: The best region similarity among the photo's candidates minus this one's.
@@ -145,6 +151,7 @@ class Evidence:
     spread: float = 0.0
     mirrored: bool = False
     agreement: float = 0.0
+    agreement_low: float = 0.0
     inlier_margin: float = 0.0
     region_gap: float = 0.0
     whole_gap: float = 0.0
@@ -478,6 +485,7 @@ class ScoreModel:
             self.is_copy(evidence)
             and evidence.inliers >= DECISIVE_INLIERS
             and evidence.agreement >= DECISIVE_AGREEMENT
+            and evidence.agreement_low >= DECISIVE_LOW_AGREEMENT
             and evidence.spread >= DECISIVE_SPREAD
         )
 

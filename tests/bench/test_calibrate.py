@@ -98,10 +98,12 @@ def test_the_cross_fitted_catalogs_never_hold_a_photo_they_check_nor_a_held_out_
     assert checked_anywhere == {name for name, _ in photos if in_calibration_split(name)}
 
 
-def _collected(query: str, truth: str | None, inliers: int, agreement: float, sku: str = "SRC") -> dict:
+def _collected(
+    query: str, truth: str | None, inliers: int, agreement: float, agreement_low: float = 0.95
+) -> dict:
     """One collected row with a single verified candidate, as ``bench.calibrate.collect`` writes it."""
     candidate = {
-        "sku": sku,
+        "sku": "SRC",
         "similarity": 0.6,
         "region_similarity": 0.6,
         "region": [0, 0, 10, 10],
@@ -111,6 +113,7 @@ def _collected(query: str, truth: str | None, inliers: int, agreement: float, sk
         "inlier_ratio": 0.9,
         "spread": 0.5,
         "agreement": agreement,
+        "agreement_low": agreement_low,
     }
     return {"set": "copy-detection", "query": query, "truth": truth, "candidates": [candidate]}
 
@@ -118,14 +121,16 @@ def _collected(query: str, truth: str | None, inliers: int, agreement: float, sk
 def test_the_decisive_copy_floor_is_a_lower_bound_of_the_rules_precision() -> None:
     model = default_score_model()
     copies = [_collected(f"queries/{index}.jpg", "SRC", 100, 0.99) for index in range(60)]
-    # Shy of the rule: a shared background (low agreement), a weak alignment (few inliers).
+    # Shy of the rule: shared backgrounds (agreeing less, or only around the garments), a weak
+    # alignment (few inliers).
     others = [
         _collected("distractors/a.jpg", None, 100, 0.9),
-        _collected("distractors/b.jpg", None, 10, 0.99),
+        _collected("distractors/b.jpg", None, 100, 0.97, agreement_low=0.3),
+        _collected("distractors/c.jpg", None, 10, 0.99),
     ]
     all_right = decisive_copy_score(copies + others, model)
     assert all_right == pytest.approx(0.05 ** (1 / 60), abs=1e-4)
-    one_wrong = decisive_copy_score([*copies, _collected("distractors/c.jpg", None, 100, 0.99)], model)
+    one_wrong = decisive_copy_score([*copies, _collected("distractors/d.jpg", None, 100, 0.99)], model)
     assert one_wrong < all_right
     fewer = decisive_copy_score(copies[:20], model)
     assert fewer < all_right

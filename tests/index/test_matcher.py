@@ -21,7 +21,13 @@ from index.matcher import (
     result_to_json,
     verification_order,
 )
-from index.scoring import DECISIVE_AGREEMENT, DECISIVE_INLIERS, BoostedTrees, default_score_model
+from index.scoring import (
+    DECISIVE_AGREEMENT,
+    DECISIVE_INLIERS,
+    DECISIVE_LOW_AGREEMENT,
+    BoostedTrees,
+    default_score_model,
+)
 from index.service import open_catalog
 from models.regions import REGIONS
 from vision.decode import DecodedImage, decode_image, read_image
@@ -161,6 +167,7 @@ def test_a_decisive_copy_is_flagged_even_where_the_score_trees_doubt_it(catalog:
     assert best.sku == "DA-004" and best.kind == "copy"
     assert best.evidence["decided_by"] == DECIDED_BY_COPY_RULE
     assert best.evidence["inliers"] >= DECISIVE_INLIERS and best.evidence["agreement"] >= DECISIVE_AGREEMENT
+    assert best.evidence["agreement_low"] >= DECISIVE_LOW_AGREEMENT
     # The other candidates keep the trees' doubt.
     assert all(match.score < 0.01 for match in ruled.matches[1:])
 

@@ -13,6 +13,7 @@ from index.scoring import (
     CALIBRATION_FILE,
     DECISIVE_AGREEMENT,
     DECISIVE_INLIERS,
+    DECISIVE_LOW_AGREEMENT,
     DECISIVE_SPREAD,
     FEATURES,
     MONOTONIC,
@@ -146,7 +147,11 @@ def _doubtful_trees(floor: float) -> ScoreModel:
 
 def test_a_decisive_copy_scores_at_least_the_floor_whatever_the_trees_say() -> None:
     model = _doubtful_trees(0.98)
-    decisive = replace(_evidence(0.45, DECISIVE_INLIERS, DECISIVE_AGREEMENT), spread=DECISIVE_SPREAD)
+    decisive = replace(
+        _evidence(0.45, DECISIVE_INLIERS, DECISIVE_AGREEMENT),
+        agreement_low=DECISIVE_LOW_AGREEMENT,
+        spread=DECISIVE_SPREAD,
+    )
     assert model.is_decisive_copy(decisive)
     assert model.tree_probabilities([decisive])[0] < 0.01
     assert model.probability(decisive) == pytest.approx(0.98)
@@ -154,10 +159,12 @@ def test_a_decisive_copy_scores_at_least_the_floor_whatever_the_trees_say() -> N
 
 def test_copies_short_of_decisive_keep_the_trees_score() -> None:
     model = _doubtful_trees(0.98)
-    decisive = replace(_evidence(0.45, 100, 0.99), spread=0.5)
+    decisive = replace(_evidence(0.45, 100, 0.99), agreement_low=0.95, spread=0.5)
     short_of_it = [
-        replace(decisive, agreement=DECISIVE_AGREEMENT - 0.01),  # a shared background agrees less
-        replace(decisive, spread=DECISIVE_SPREAD - 0.01),  # ... or covers little of the reference
+        replace(decisive, agreement=DECISIVE_AGREEMENT - 0.01),
+        # A shared background agrees around the garments only, or covers little of the reference.
+        replace(decisive, agreement_low=DECISIVE_LOW_AGREEMENT - 0.01),
+        replace(decisive, spread=DECISIVE_SPREAD - 0.01),
         replace(decisive, inliers=DECISIVE_INLIERS - 1),
         replace(decisive, verified=False),
     ]
@@ -169,7 +176,7 @@ def test_copies_short_of_decisive_keep_the_trees_score() -> None:
 
 def test_without_a_floor_decisive_copies_keep_the_trees_score() -> None:
     model = _doubtful_trees(0.0)
-    decisive = replace(_evidence(0.45, 100, 0.99), spread=0.5)
+    decisive = replace(_evidence(0.45, 100, 0.99), agreement_low=0.95, spread=0.5)
     assert model.probability(decisive) == pytest.approx(model.tree_probabilities([decisive])[0])
 
 

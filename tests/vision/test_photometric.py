@@ -11,7 +11,7 @@ import pytest
 
 from vision.decode import read_image
 from vision.geometry import extract_features, verify
-from vision.photometric import agreement, colour_difference
+from vision.photometric import agreement, agreement_quartiles, colour_difference
 
 DEMO = Path(__file__).resolve().parents[2] / "demo"
 
@@ -54,10 +54,33 @@ def test_another_photo_put_in_the_same_place_does_not_agree(garment: np.ndarray)
     assert agreement(query, reference, identity) < 0.4
 
 
+def test_a_copy_agrees_in_nearly_every_block_a_shared_background_only_around_the_object(
+    garment: np.ndarray,
+) -> None:
+    height, width = garment.shape[:2]
+    copy = cv2.GaussianBlur(garment, (0, 0), 0.8)
+    # The same scene with something else lying on two fifths of it, as another garment on the
+    # reference's floor.
+    other = read_image(DEMO / "catalog" / "images" / "DA-001.jpg").pixels
+    shared = garment.copy()
+    shared[:, : width * 2 // 5] = cv2.resize(other, (width * 2 // 5, height))
+    reference = extract_features(garment)
+    identity = np.eye(3)
+
+    copy_median, copy_low = agreement_quartiles(extract_features(copy), reference, identity)
+    shared_median, shared_low = agreement_quartiles(extract_features(shared), reference, identity)
+
+    assert copy_median > 0.9 and copy_low > 0.8
+    assert shared_median > 0.8  # most of the scene is the reference's own
+    assert shared_low < 0.5
+    assert agreement(extract_features(shared), reference, identity) == shared_median
+
+
 def test_an_alignment_that_leaves_the_photo_agrees_with_nothing(garment: np.ndarray) -> None:
     features = extract_features(garment)
     far_away = np.array([[1.0, 0.0, 5000.0], [0.0, 1.0, 5000.0], [0.0, 0.0, 1.0]])
     assert agreement(features, features, far_away) == 0.0
+    assert agreement_quartiles(features, features, far_away) == (0.0, 0.0)
 
 
 def _hue_shifted(pixels: np.ndarray, degrees: int) -> np.ndarray:
