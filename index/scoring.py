@@ -81,18 +81,18 @@ UNMEASURED_COLOUR = 100.0
 #: A closer confirmed listing photo of the product only counts for it, and standing behind another
 #: candidate's only against it; how many confirmed photos the product has says how far to trust that.
 MONOTONIC = (0, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, -1, -1, -1, -1, -1, 1, -1, 0)
-#: A *decisive copy*: the aligned pixels agree as only the same photo's do (most reused photos stay
-#: above 0.95 through JPEG and resampling; the development distractors that pass the copy rule, on a
-#: shared carpet or in a second shot of one scene, agree at 0.80-0.92), over at least twice the
-#: inliers a copy needs, covering at least a fifth of the reference (a copy shown small or cropped
-#: hard still covers that much; a shared background covers less). The score trees learn copies from
-#: the development edits, whose embeddings stay close to their source; a copy pasted small on a
-#: page or cropped hard is further from it in the embedding than any of them, and trees do not
-#: extrapolate: they scored such copies 0.6-0.81 (``BENCHMARKS.md``, tenth session). A decisive copy
-#: is scored at least :attr:`ScoreModel.decisive_copy_score`, a lower bound of the rule's precision
-#: on the calibration half.
+#: A *decisive copy*: the aligned pixels agree as only the same photo's do, at a median block
+#: correlation of at least :data:`DECISIVE_AGREEMENT` with three quarters of the blocks at least
+#: :data:`DECISIVE_LOW_AGREEMENT` (a garment laid on the same floor as a reference's agrees on the
+#: floor, up to a median of 0.92 in the development distractors, but not where the garments lie:
+#: lower quartiles 0.0-0.28), over at least twice the inliers a copy needs, covering at least a fifth
+#: of the reference (a copy shown small or cropped hard still covers that much). The score trees
+#: learn copies from the development edits, whose embeddings stay close to their source; a copy
+#: pasted small on a page or cropped hard is further from it in the embedding than any of them, and
+#: trees do not extrapolate: they scored such copies 0.6-0.81 (``BENCHMARKS.md``, tenth session). A
+#: decisive copy is scored at least :attr:`ScoreModel.decisive_copy_score`, a lower bound of the
+#: rule's precision on the calibration half.
 DECISIVE_AGREEMENT = 0.95
-#: ... with three quarters of the aligned blocks agreeing at least this much (the lower quartile).
 DECISIVE_LOW_AGREEMENT = 0.8
 DECISIVE_INLIERS = 24
 DECISIVE_SPREAD = 0.2
