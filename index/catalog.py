@@ -42,6 +42,14 @@ IMPORT_CHUNK = 256
 VIEW_ID_OFFSET = 1 << 40
 #: Views per reference photo: the photo, a blurred copy, and the photo tilted each way.
 REFERENCE_VIEWS = 4
+#: The first views (the photo and its blurred copy) are indexed for every photo. The tilted views
+#: are indexed only for a photo that was tilted (one on a plain backdrop): any other photo's tilted
+#: views are its own descriptor again, and indexing them would only double the search's work.
+UNTILTED_VIEWS = 2
+#: Which vectors the index holds per photo (:attr:`index.faiss_store.IndexStamp.layout`): 1, every
+#: view of every photo; 2, the tilted views only of photos that were tilted. An index file of another
+#: layout is rebuilt from the database, so that every install searches the same vectors.
+INDEX_LAYOUT = 2
 
 
 def view_ids(reference_ids: np.ndarray) -> np.ndarray:
@@ -129,6 +137,34 @@ class LoadedIndex:
     index: VectorIndex
     stamp: IndexStamp
     references: dict[int, ReferenceInfo]
+    #: The reference photos whose tilted views are in the index (see :data:`UNTILTED_VIEWS`).
+    tilted_references: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        ids = self.index.ids()
+        self.tilted_references = np.unique(ids[ids >= UNTILTED_VIEWS * VIEW_ID_OFFSET] % VIEW_ID_OFFSET)
+
+    def indexed_view_ids(self, reference_ids: np.ndarray) -> np.ndarray:
+        """The ids of these photos' views that the index holds, in the order of :func:`view_ids`."""
+        ids = np.asarray(reference_ids, dtype=np.int64)
+        tilted = ids[np.isin(ids, self.tilted_references)]
+        return np.concatenate(
+            [view_ids(ids)[: UNTILTED_VIEWS * len(ids)]]
+            + [tilted + view * VIEW_ID_OFFSET for view in range(UNTILTED_VIEWS, REFERENCE_VIEWS)]
+        )
+
+    def view_vectors(self, reference_ids: np.ndarray) -> np.ndarray:
+        """Every view's vector of these photos, ``(REFERENCE_VIEWS * N, dim)`` in the order of
+        :func:`view_ids`; a photo that was not tilted has its own vector as its tilted views."""
+        ids = np.asarray(reference_ids, dtype=np.int64)
+        untilted = self.index.vectors(view_ids(ids)[: UNTILTED_VIEWS * len(ids)])
+        tilted = np.isin(ids, self.tilted_references)
+        views = [untilted]
+        for view in range(UNTILTED_VIEWS, REFERENCE_VIEWS):
+            vectors = untilted[: len(ids)].copy()
+            vectors[tilted] = self.index.vectors(ids[tilted] + view * VIEW_ID_OFFSET)
+            views.append(vectors)
+        return np.concatenate(views)
 
 
 @dataclass
@@ -181,7 +217,12 @@ class Catalog:
         fingerprint = model_fingerprint()
         with self._lock, self.database.session() as session:
             version = self.version(session)
-            wanted = IndexStamp(catalog_version=version, model_fingerprint=fingerprint, dim=self.embedder.dim)
+            wanted = IndexStamp(
+                catalog_version=version,
+                model_fingerprint=fingerprint,
+                dim=self.embedder.dim,
+                layout=INDEX_LAYOUT,
+            )
             if self._loaded is not None and self._loaded.stamp == wanted:
                 return self._loaded
             references = self._reference_infos(session)
@@ -189,7 +230,8 @@ class Catalog:
             if (
                 on_disk is not None
                 and on_disk[1] == wanted
-                and len(on_disk[0]) == REFERENCE_VIEWS * len(references)
+                and int((on_disk[0].ids() < UNTILTED_VIEWS * VIEW_ID_OFFSET).sum())
+                == UNTILTED_VIEWS * len(references)
             ):
                 self._loaded = LoadedIndex(on_disk[0], wanted, references)
                 return self._loaded
@@ -263,7 +305,14 @@ class Catalog:
                     for row in rows
                 ]
             )
-            index.add(view_ids(ids), np.concatenate(vectors.transpose(1, 0, 2)))
+            index.add(
+                view_ids(ids)[: UNTILTED_VIEWS * len(ids)],
+                np.concatenate(vectors[:, :UNTILTED_VIEWS].transpose(1, 0, 2)),
+            )
+            # A photo that was not tilted stores its own descriptor as its tilted views.
+            tilted = ~(vectors[:, UNTILTED_VIEWS:] == vectors[:, :1]).all(axis=(1, 2))
+            for view in range(UNTILTED_VIEWS, REFERENCE_VIEWS):
+                index.add(ids[tilted] + view * VIEW_ID_OFFSET, vectors[tilted, view])
         return index
 
     def _descriptors(self, images: list[np.ndarray]) -> list[ReferenceViews]:

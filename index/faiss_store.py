@@ -19,6 +19,9 @@ class IndexStamp:
     catalog_version: int
     model_fingerprint: str
     dim: int
+    #: The owner's version of what the ids and vectors mean; stamps written before it existed read
+    #: as 0, so that changing it makes older index files stale.
+    layout: int = 0
 
 
 class VectorIndex:

@@ -29,12 +29,12 @@ import numpy as np
 from hallmark.errors import HallmarkError
 from index.catalog import (
     REFERENCE_VIEWS,
+    UNTILTED_VIEWS,
     VIEW_ID_OFFSET,
     Catalog,
     LoadedIndex,
     ReferenceInfo,
     reference_ids_of,
-    view_ids,
 )
 from index.faiss_store import IndexStamp, VectorIndex
 from index.photo_workers import map_photos, single_threaded_kernels, worker_count
@@ -65,7 +65,7 @@ CANDIDATES_PER_QUERY = 64
 #: listing that fills its frame with a reference photo shows it upright, and every reference's tilted
 #: views competing for the whole frame only added chances for an unrelated photo to come closest
 #: (it cost two heavily blurred copies their source on the held-out half).
-WHOLE_FRAME_VIEWS = 2
+WHOLE_FRAME_VIEWS = UNTILTED_VIEWS
 #: Below this many inliers an alignment is too weak to compare pixels on, and a mirrored copy is
 #: tried (an unmirrored copy almost always has many more).
 MIN_ALIGNMENT_INLIERS = 12
@@ -648,8 +648,7 @@ def _photos_of(confirmed_photos: _ConfirmedPhotos, product_id: int, loaded: Load
     catalog, confirmed = confirmed_photos.by_product[product_id]
 
     def vectors(photos: list[ReferenceInfo]) -> np.ndarray:
-        ids = np.array([photo.reference_id for photo in photos], dtype=np.int64)
-        return loaded.index.vectors(view_ids(ids))
+        return loaded.view_vectors(np.array([photo.reference_id for photo in photos], dtype=np.int64))
 
     found = _ProductPhotos(catalog, vectors(catalog), confirmed, vectors(confirmed))
     # Worker threads may both fill one product: the same value, so the race is harmless.
@@ -721,7 +720,7 @@ def _split_by_origin(loaded: LoadedIndex) -> tuple[VectorIndex, VectorIndex]:
         ids = np.array(
             [ref.reference_id for ref in loaded.references.values() if ref.confirmed == confirmed], np.int64
         )
-        views = view_ids(ids)
+        views = loaded.indexed_view_ids(ids)
         part = VectorIndex(loaded.index.dim)
         part.add(views, loaded.index.vectors(views))
         parts.append(part)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,8 @@ from sqlalchemy import select
 from hallmark.db import Product, ReferenceImage
 from hallmark.errors import NotFoundError
 from hallmark.settings import Settings
-from index.catalog import REFERENCE_VIEWS, VIEW_ID_OFFSET, Catalog, reference_ids_of, view_ids
+from index.catalog import INDEX_LAYOUT, REFERENCE_VIEWS, VIEW_ID_OFFSET, Catalog, reference_ids_of, view_ids
+from index.faiss_store import VectorIndex
 from index.service import open_catalog
 from vision.decode import read_image
 from vision.preprocess import plain_backdrop, tilt_for_retrieval
@@ -106,6 +109,28 @@ def test_a_lost_index_file_is_rebuilt_from_the_database(settings: Settings, cata
     assert catalog.index_path.exists()
 
 
+def test_an_index_file_of_an_older_layout_is_rebuilt_rather_than_read(
+    settings: Settings, catalog: Catalog
+) -> None:
+    catalog.import_csv(DEMO_CATALOG / "catalog.csv")
+    current = catalog.load_index()
+    # What the tenth session's code wrote: every view of every photo, and a stamp without a layout.
+    ids = np.array(sorted(current.references), dtype=np.int64)
+    every_view = VectorIndex(current.index.dim)
+    every_view.add(view_ids(ids), current.view_vectors(ids))
+    every_view.save(catalog.index_path, replace(current.stamp, layout=0))
+    stamp_file = catalog.index_path.with_name(catalog.index_path.name + ".json")
+    stamp = json.loads(stamp_file.read_text())
+    del stamp["layout"]
+    stamp_file.write_text(json.dumps(stamp))
+
+    fresh = Catalog(catalog.database, settings, catalog.embedder).load_index()
+
+    assert len(fresh.index) == len(current.index) == 2 * 14 + 2 * 7
+    assert VectorIndex.load(catalog.index_path) is not None
+    assert json.loads(stamp_file.read_text())["layout"] == INDEX_LAYOUT
+
+
 def test_a_new_model_re_embeds_every_reference_from_its_stored_photo(
     settings: Settings, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -140,18 +165,21 @@ def test_reference_photos_are_kept_in_the_data_directory(tmp_path: Path, setting
     assert all((settings.resolved_home / path).is_file() for path in stored)
 
 
-def test_every_reference_is_indexed_as_itself_blurred_and_tilted_each_way(catalog: Catalog) -> None:
+def test_every_reference_is_indexed_as_itself_and_blurred_and_a_packshot_also_tilted_each_way(
+    catalog: Catalog,
+) -> None:
     catalog.import_csv(DEMO_CATALOG / "catalog.csv")
-    ids = catalog.load_index().index.ids()
+    loaded = catalog.load_index()
+    ids = loaded.index.ids()
     views = [
         sorted(int(i) - view * VIEW_ID_OFFSET for i in ids if i // VIEW_ID_OFFSET == view)
         for view in range(REFERENCE_VIEWS)
     ]
     assert REFERENCE_VIEWS == 4
-    assert views[0] == views[1] == views[2] == views[3] and len(views[0]) == 14
+    assert views[0] == views[1] and len(views[0]) == 14
     assert sorted(set(reference_ids_of(ids).tolist())) == views[0]
     assert catalog.stats().indexed == 14
-    tilted_photos = 0
+    tilted_photos = []
     with catalog.database.session() as session:
         for reference in session.scalars(select(ReferenceImage)):
             assert reference.blurred_descriptor is not None and reference.tilted_descriptors is not None
@@ -163,10 +191,13 @@ def test_every_reference_is_indexed_as_itself_blurred_and_tilted_each_way(catalo
             if plain_backdrop(pixels) is None:  # a photo that fills its frame is not tilted
                 assert np.array_equal(left, sharp) and np.array_equal(right, sharp)
             else:
-                tilted_photos += 1
+                tilted_photos.append(reference.id)
                 assert 0.5 < float(sharp @ left) < 0.999 and 0.5 < float(sharp @ right) < 0.999
                 assert float(left @ right) < 0.999
-    assert tilted_photos == 7  # the demo's six packshots, and a photo on a dark plain backdrop
+    assert len(tilted_photos) == 7  # the demo's six packshots, and a photo on a dark plain backdrop
+    # Only the tilted photos' tilted views are searched: the others' would repeat the photo.
+    assert views[2] == views[3] == sorted(tilted_photos)
+    assert loaded.tilted_references.tolist() == sorted(tilted_photos)
 
 
 @pytest.mark.parametrize("column", ["blurred_descriptor", "tilted_descriptors"])
@@ -181,7 +212,7 @@ def test_references_from_before_a_view_existed_get_it_on_the_next_load(
     catalog.index_path.unlink()
     fresh = Catalog(catalog.database, settings, catalog.embedder)
     assert fresh.stats().indexed == 14
-    assert len(fresh.load_index().index) == 4 * 14
+    assert len(fresh.load_index().index) == 2 * 14 + 2 * 7  # seven photos are tilted
     with catalog.database.session() as session:
         for reference in session.scalars(select(ReferenceImage)):
             assert getattr(reference, column) is not None
@@ -281,5 +312,28 @@ def test_a_photo_of_a_packshot_taken_at_an_angle_is_nearer_its_tilted_views(cata
     for degrees in (-11.0, 11.0):
         photo = tilt_for_retrieval(pixels, degrees)
         (vector,) = catalog.embedder.embed([photo])
-        upright, _, *tilted = loaded.index.vectors(view_ids(np.array([reference.reference_id]))) @ vector
+        upright, _, *tilted = loaded.view_vectors(np.array([reference.reference_id])) @ vector
         assert max(tilted) > upright + 0.02
+
+
+def test_every_view_of_a_photo_reads_back_and_an_untilted_photo_stands_for_its_own_tilted_views(
+    catalog: Catalog,
+) -> None:
+    catalog.import_csv(DEMO_CATALOG / "catalog.csv")
+    loaded = catalog.load_index()
+    ids = np.array(sorted(loaded.references), dtype=np.int64)
+    tilted = np.isin(ids, loaded.tilted_references)
+    assert tilted.any() and not tilted.all()
+
+    vectors = loaded.view_vectors(ids).reshape(REFERENCE_VIEWS, len(ids), -1)
+
+    with catalog.database.session() as session:
+        for column, reference_id in enumerate(ids.tolist()):
+            stored = session.get(ReferenceImage, reference_id)
+            assert stored is not None
+            assert stored.blurred_descriptor is not None and stored.tilted_descriptors is not None
+            expected = stored.descriptor + stored.blurred_descriptor + stored.tilted_descriptors
+            assert vectors[:, column].tobytes() == expected
+    indexed = loaded.indexed_view_ids(ids)
+    assert sorted(indexed.tolist()) == sorted(loaded.index.ids().tolist())
+    assert len(indexed) == 2 * len(ids) + 2 * int(tilted.sum())

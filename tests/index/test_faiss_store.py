@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,18 @@ def test_a_saved_index_loads_with_its_stamp_and_ids(tmp_path: Path) -> None:
     assert loaded_stamp == stamp
     assert reloaded.search(vectors, 1)[1][:, 0].tolist() == [3, 5, 8, 13]
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []
+
+
+def test_a_stamp_written_before_layouts_existed_reads_as_layout_0(tmp_path: Path) -> None:
+    index = VectorIndex(16)
+    index.add(np.array([3]), _unit_vectors(1))
+    index.save(
+        tmp_path / "refs.faiss", IndexStamp(catalog_version=4, model_fingerprint="abc", dim=16, layout=2)
+    )
+    stamp_file = tmp_path / "refs.faiss.json"
+    stamp_file.write_text(json.dumps({"catalog_version": 4, "model_fingerprint": "abc", "dim": 16}))
+    loaded = VectorIndex.load(tmp_path / "refs.faiss")
+    assert loaded is not None and loaded[1] == IndexStamp(4, "abc", 16, layout=0)
 
 
 def test_a_missing_or_corrupt_index_file_loads_as_nothing(tmp_path: Path) -> None:
