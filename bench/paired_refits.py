@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.calibrate import CONFIRMED_SET, TOP_K, fit, gated
-from bench.metrics import Prediction, micro_average_precision, recall_at_1
+from bench.metrics import Prediction, flag_counts, micro_average_precision, recall_at_1
 from bench.splits import in_calibration_split
 from index.scoring import ScoreModel, default_score_model
 
@@ -68,7 +68,8 @@ def held_out_figures(rows: Sequence[dict[str, Any]], model: ScoreModel) -> dict[
         predictions: list[Prediction] = []
         best: dict[str, str | None] = {}
         truth: dict[str, str] = {}
-        flags = right = flagged_negatives = negatives = 0
+        flagged: dict[str, str | None] = {}
+        negatives: list[str] = []
         for row, evidences in gated(kept, model):
             scores = model.probabilities(evidences).tolist() if evidences else []
             ranked = sorted(
@@ -79,21 +80,20 @@ def held_out_figures(rows: Sequence[dict[str, Any]], model: ScoreModel) -> dict[
             if row["truth"]:
                 truth[query] = row["truth"]
             else:
-                negatives += 1
+                negatives.append(query)
             if not query.startswith("distractors/"):
                 predictions += [Prediction(query, sku, score) for score, sku in ranked]
                 best[query] = ranked[0][1] if ranked else None
             if ranked and ranked[0][0] >= model.threshold:
-                flags += 1
-                right += bool(row["truth"]) and ranked[0][1] == row["truth"]
-                flagged_negatives += not row["truth"]
+                flagged[query] = ranked[0][1]
+        counts = flag_counts(flagged, truth, negatives)
         figures[name] = Figures(
             micro_ap=round(micro_average_precision(predictions, truth, len(truth)), 4),
             recall_at_1=round(recall_at_1(best, truth), 4),
-            flags=flags,
-            flag_precision=round(right / flags, 4) if flags else 1.0,
-            flagged_negatives=flagged_negatives,
-            negatives=negatives,
+            flags=counts.flags,
+            flag_precision=round(counts.precision, 4),
+            flagged_negatives=counts.flagged_negatives,
+            negatives=counts.negatives,
         )
     return figures
 
