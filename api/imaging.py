@@ -7,7 +7,7 @@ from typing import Any
 from hallmark.settings import Settings
 from index.catalog import ReferenceInfo
 from index.matcher import Matcher, result_to_json
-from models.runtime import INPUT_SIZE
+from models.spec import INPUT_SIZE
 from vision.decode import DecodedImage, decode_image
 
 

@@ -39,8 +39,7 @@ from hallmark.settings import Settings
 from index.checking import CheckOutcome, check_paths
 from index.matcher import Matcher
 from index.service import open_catalog, open_matcher
-from models.runtime import INPUT_SIZE
-from models.spec import MEAN, STD
+from models.spec import INPUT_SIZE, MEAN, STD
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from hallmark.errors import HallmarkError
 from index.matcher import CheckResult, EmbeddedBatch, Matcher
 from index.photo_workers import worker_count
-from models.runtime import INPUT_SIZE
+from models.spec import INPUT_SIZE
 from vision.decode import DecodedImage, read_image
 
 #: Extensions picked up when a folder is given (a file named explicitly is always checked).

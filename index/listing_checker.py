@@ -7,7 +7,7 @@ from hallmark.listing_matching import ImageChecker, MatchOutcome
 from hallmark.settings import Settings
 from index.matcher import result_to_json
 from index.service import open_matcher
-from models.runtime import INPUT_SIZE
+from models.spec import INPUT_SIZE
 from vision.decode import decode_image
 
 

@@ -12,7 +12,9 @@ from importlib import metadata
 from pathlib import Path
 
 from hallmark.errors import ModelError
+from models.spec import INPUT_SIZE
 from models.weights import file_sha256, weights_path
+from vision import preprocess
 
 #: ONNX opset: supported by every onnxruntime release we allow.
 OPSET = 17
@@ -20,19 +22,31 @@ OPSET = 17
 _GRAPH_SOURCES = ("backbone.py", "descriptor.py", "export.py", "spec.py", "weights.py")
 
 
+def descriptor_sources() -> list[Path]:
+    """The source files a stored descriptor depends on besides the weights.
+
+    The graph's modules, ``spec.py`` among them (the input size and normalisation), and
+    :mod:`vision.preprocess`, which makes the model's input and the blurred and tilted views the
+    catalog embeds. Without the last two, changing the input size or a view would have left every
+    catalog's stored descriptors as they were, silently out of step with the listings' new ones.
+    """
+    here = Path(__file__).resolve().parent
+    return [here / name for name in _GRAPH_SOURCES] + [Path(preprocess.__file__).resolve()]
+
+
 @cache
 def model_fingerprint() -> str:
-    """A short hash of everything the exported graph depends on: weights, code and library versions.
+    """A short hash of everything a descriptor depends on: weights, code and library versions.
 
-    Computed once per process: the catalog compares it on every check, and reading the sources and
-    the packages' metadata cost about 6 ms each time, while none of them can change what the
-    process has loaded.
+    It names the exported graph in the model cache, and the catalog re-embeds a reference whose
+    stored descriptors carry another one. Computed once per process: the catalog compares it on
+    every check, and reading the sources and the packages' metadata cost about 6 ms each time,
+    while none of them can change what the process has loaded.
     """
     digest = hashlib.sha256()
     digest.update(file_sha256(weights_path()).encode())
-    here = Path(__file__).resolve().parent
-    for name in _GRAPH_SOURCES:
-        digest.update((here / name).read_bytes())
+    for source in descriptor_sources():
+        digest.update(source.read_bytes())
     for package in ("torch", "timm"):
         digest.update(f"{package}={metadata.version(package)}".encode())
     digest.update(f"opset={OPSET}".encode())
@@ -46,7 +60,7 @@ def export_onnx(destination: Path) -> None:
     from models.descriptor import DescriptorAndFeatures, DescriptorNet
 
     network = DescriptorAndFeatures(DescriptorNet()).eval()
-    example = torch.zeros(2, 3, 224, 224)
+    example = torch.zeros(2, 3, INPUT_SIZE, INPUT_SIZE)
     # The TorchScript exporter is deprecated but needs no onnxscript; dynamo=False selects it.
     with torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)

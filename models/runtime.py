@@ -12,13 +12,8 @@ from hallmark.errors import ModelError
 from hallmark.settings import Settings, get_settings
 from models.export import cached_onnx_model
 from models.regions import REGIONS, region_descriptors
-from models.spec import DESCRIPTOR_DIM, MEAN, STD
+from models.spec import DESCRIPTOR_DIM, INPUT_SIZE, MEAN, STD
 from vision.preprocess import to_batch
-
-#: Side of the square model input. Small packshots (about 200 px) and listing photos (300-500 px)
-#: both carry their detail at this scale, and the backbone was trained at 224.
-INPUT_SIZE = 224
-
 
 #: Images per one-core forward pass. Two such passes run at once in ``hallmark check`` over many
 #: files, and each holds its batch's activations: checking 400 photos peaked at 2.4 GiB with

@@ -11,7 +11,7 @@ from hallmark.settings import Settings
 from index.checking import check_paths, collect_images
 from index.matcher import Matcher, result_to_json
 from index.service import open_catalog
-from models.runtime import INPUT_SIZE
+from models.spec import INPUT_SIZE
 from vision.decode import read_image
 
 DEMO = Path(__file__).resolve().parents[2] / "demo"

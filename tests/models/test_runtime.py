@@ -16,8 +16,8 @@ from models import runtime
 from models.backbone import MEAN, STD
 from models.descriptor import DescriptorNet
 from models.export import cached_onnx_model, model_fingerprint
-from models.runtime import INPUT_SIZE, Embedder
-from models.spec import DESCRIPTOR_DIM
+from models.runtime import Embedder
+from models.spec import DESCRIPTOR_DIM, INPUT_SIZE
 from vision.preprocess import to_batch
 
 
@@ -62,6 +62,52 @@ def test_the_export_is_built_once_and_reused(model_cache: Path) -> None:
     assert first == second and second.stat().st_mtime_ns == modified
     assert model_fingerprint() in first.name
     assert not [name for name in os.listdir(model_cache) if name.startswith(".export-")]
+
+
+def test_the_fingerprint_covers_the_input_size_and_the_preprocessing() -> None:
+    import inspect
+
+    import models.export as export
+    import models.spec as spec
+    from vision.preprocess import blur_for_retrieval, tilt_for_retrieval, to_batch
+
+    hashed = set(export.descriptor_sources())
+    assert runtime.INPUT_SIZE == spec.INPUT_SIZE
+    assert f"INPUT_SIZE = {spec.INPUT_SIZE}\n" in Path(spec.__file__).read_text()
+    assert Path(spec.__file__).resolve() in hashed
+    for function in (to_batch, blur_for_retrieval, tilt_for_retrieval):
+        assert Path(inspect.getsourcefile(function) or "").resolve() in hashed
+
+
+def test_another_input_size_gives_another_fingerprint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import models.export as export
+    import models.spec as spec
+
+    def copies(input_size: int) -> list[Path]:
+        folder = tmp_path / str(input_size)
+        folder.mkdir()
+        written = []
+        for source in export.descriptor_sources():
+            text = source.read_text()
+            if source.name == "spec.py":
+                text = text.replace(f"INPUT_SIZE = {spec.INPUT_SIZE}\n", f"INPUT_SIZE = {input_size}\n")
+            written.append(folder / source.name)
+            written[-1].write_text(text)
+        return written
+
+    same, larger = copies(spec.INPUT_SIZE), copies(spec.INPUT_SIZE + 32)
+    fingerprints = []
+    try:
+        for sources in (same, larger):
+            monkeypatch.setattr(export, "descriptor_sources", lambda sources=sources: sources)
+            export.model_fingerprint.cache_clear()
+            fingerprints.append(export.model_fingerprint())
+    finally:
+        monkeypatch.undo()
+        export.model_fingerprint.cache_clear()
+    assert fingerprints[0] == export.model_fingerprint() != fingerprints[1]
 
 
 def test_a_changed_fingerprint_exports_a_new_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
