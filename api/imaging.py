@@ -7,7 +7,7 @@ from typing import Any
 from hallmark.settings import Settings
 from index.catalog import ReferenceInfo
 from index.matcher import Matcher, result_to_json
-from models.spec import INPUT_SIZE
+from models.spec import LISTING_INPUT_SIZE
 from vision.decode import DecodedImage, decode_image
 
 
@@ -19,7 +19,7 @@ def decode_upload(data: bytes, settings: Settings, *, for_matching: bool = True)
     """
     return decode_image(
         data,
-        min_side=INPUT_SIZE if for_matching else None,
+        min_side=LISTING_INPUT_SIZE if for_matching else None,
         max_bytes=settings.max_image_bytes,
         max_pixels=settings.max_image_pixels,
     )

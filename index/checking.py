@@ -11,7 +11,7 @@ from pathlib import Path
 from hallmark.errors import HallmarkError
 from index.matcher import CheckResult, EmbeddedBatch, Matcher
 from index.photo_workers import worker_count
-from models.spec import INPUT_SIZE
+from models.spec import LISTING_INPUT_SIZE
 from vision.decode import DecodedImage, read_image
 
 #: Extensions picked up when a folder is given (a file named explicitly is always checked).
@@ -106,7 +106,7 @@ def _decode_and_embed(
     outcomes: list[CheckOutcome | int] = []
     for name, path in batch:
         try:
-            decoded.append(read_image(path, min_side=INPUT_SIZE))
+            decoded.append(read_image(path, min_side=LISTING_INPUT_SIZE))
             outcomes.append(len(decoded) - 1)
         except HallmarkError as error:
             outcomes.append(CheckOutcome(name=name, error=str(error)))

@@ -7,7 +7,7 @@ from hallmark.listing_matching import ImageChecker, MatchOutcome
 from hallmark.settings import Settings
 from index.matcher import result_to_json
 from index.service import open_matcher
-from models.spec import INPUT_SIZE
+from models.spec import LISTING_INPUT_SIZE
 from vision.decode import decode_image
 
 
@@ -18,7 +18,7 @@ def index_checker(settings: Settings) -> ImageChecker:
     def check(data: bytes, name: str) -> MatchOutcome:
         image = decode_image(
             data,
-            min_side=INPUT_SIZE,
+            min_side=LISTING_INPUT_SIZE,
             max_bytes=settings.max_image_bytes,
             max_pixels=settings.max_image_pixels,
         )

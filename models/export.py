@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 from hallmark.errors import ModelError
-from models.spec import INPUT_SIZE
+from models.spec import CATALOG_INPUT_SIZE
 from models.weights import file_sha256, weights_path
 from vision import preprocess
 
@@ -60,7 +60,7 @@ def export_onnx(destination: Path) -> None:
     from models.descriptor import DescriptorAndFeatures, DescriptorNet
 
     network = DescriptorAndFeatures(DescriptorNet()).eval()
-    example = torch.zeros(2, 3, INPUT_SIZE, INPUT_SIZE)
+    example = torch.zeros(2, 3, CATALOG_INPUT_SIZE, CATALOG_INPUT_SIZE)
     # The TorchScript exporter is deprecated but needs no onnxscript; dynamo=False selects it.
     with torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)

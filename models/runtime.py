@@ -12,14 +12,15 @@ from hallmark.errors import ModelError
 from hallmark.settings import Settings, get_settings
 from models.export import cached_onnx_model
 from models.regions import REGIONS, region_descriptors
-from models.spec import DESCRIPTOR_DIM, INPUT_SIZE, MEAN, STD
+from models.spec import CATALOG_INPUT_SIZE, DESCRIPTOR_DIM, LISTING_INPUT_SIZE, MEAN, STD
 from vision.preprocess import to_batch
 
 #: Images per one-core forward pass. Two such passes run at once in ``hallmark check`` over many
 #: files, and each holds its batch's activations: checking 400 photos peaked at 2.4 GiB with
 #: passes of 32, 1.8 with 16, 1.3 with 4 (1.2 with one two-core pass ahead). Smaller passes were
 #: slower in the pipeline (interleaved, checks/s over the model-only rate: 0.46 at 32 and 16,
-#: 0.44 at 8, 0.42 at 4).
+#: 0.44 at 8, 0.42 at 4). Those were listings at 224 px; at 288 px a pass holds 1.65 times the
+#: activations (``make bench`` peaked at 3.6 GiB instead of 2.4).
 ONE_CORE_BATCH = 16
 
 
@@ -78,10 +79,11 @@ class Embedder:
     def embed_with_regions(
         self, images: Sequence[np.ndarray], batch_size: int | None = None, one_thread: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Descriptors ``(N, 1280)`` and region descriptors ``(N, R, 1280)`` from one pass each.
+        """Listing photos' descriptors ``(N, 1280)`` and region descriptors ``(N, R, 1280)``.
 
-        The regions are pooled from the feature map of the same forward pass (see
-        :mod:`models.regions`), so they cost no extra inference.
+        One pass each, at :data:`~models.spec.LISTING_INPUT_SIZE`. The regions are pooled from the
+        feature map of the same forward pass (see :mod:`models.regions`), so they cost no extra
+        inference.
 
         Args:
             images: RGB uint8 images of any size.
@@ -100,19 +102,24 @@ class Embedder:
         session = self._get_session(one_thread)
         descriptors, regions = [], []
         for start in range(0, len(images), size):
-            batch = to_batch(images[start : start + size], INPUT_SIZE, MEAN, STD)
+            batch = to_batch(images[start : start + size], LISTING_INPUT_SIZE, MEAN, STD)
             pooled, features = session.run(["descriptors", "features"], {"images": batch})
             descriptors.append(np.ascontiguousarray(pooled, dtype=np.float32))
             regions.append(region_descriptors(features))
         return np.concatenate(descriptors), np.concatenate(regions)
 
     def embed(self, images: Sequence[np.ndarray], batch_size: int | None = None) -> np.ndarray:
-        """Descriptors ``(N, 1280)`` of RGB uint8 images of any size, in batches."""
+        """Catalog photos' descriptors ``(N, 1280)``, at :data:`~models.spec.CATALOG_INPUT_SIZE`.
+
+        Args:
+            images: RGB uint8 images of any size.
+            batch_size: Images per forward pass (default: the ``check_batch_size`` setting).
+        """
         if not images:
             return np.zeros((0, DESCRIPTOR_DIM), dtype=np.float32)
         size = batch_size or self._settings.check_batch_size
         parts = [
-            self.embed_batch(to_batch(images[start : start + size], INPUT_SIZE, MEAN, STD))
+            self.embed_batch(to_batch(images[start : start + size], CATALOG_INPUT_SIZE, MEAN, STD))
             for start in range(0, len(images), size)
         ]
         return np.concatenate(parts)

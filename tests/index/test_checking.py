@@ -11,7 +11,7 @@ from hallmark.settings import Settings
 from index.checking import check_paths, collect_images
 from index.matcher import Matcher, result_to_json
 from index.service import open_catalog
-from models.spec import INPUT_SIZE
+from models.spec import LISTING_INPUT_SIZE
 from vision.decode import read_image
 
 DEMO = Path(__file__).resolve().parents[2] / "demo"
@@ -43,7 +43,9 @@ def test_batches_come_back_in_input_order_with_unreadable_files_in_place(
     assert all(outcome.error for outcome in outcomes if outcome.result is None)
     for outcome in outcomes:
         if outcome.result is not None:
-            alone = matcher.check([read_image(DEMO / "listings" / outcome.name, min_side=INPUT_SIZE)], 3)
+            alone = matcher.check(
+                [read_image(DEMO / "listings" / outcome.name, min_side=LISTING_INPUT_SIZE)], 3
+            )
             assert result_to_json("x", outcome.result) == result_to_json("x", alone[0])
 
 

@@ -10,6 +10,8 @@ from skimage import data
 from hallmark.settings import Settings
 from models.regions import REGIONS, region_descriptors
 from models.runtime import Embedder
+from models.spec import LISTING_INPUT_SIZE, MEAN, STD
+from vision.preprocess import to_batch
 
 
 def test_region_zero_is_the_global_descriptor(model_cache: Path) -> None:
@@ -18,7 +20,8 @@ def test_region_zero_is_the_global_descriptor(model_cache: Path) -> None:
     descriptors, regions = embedder.embed_with_regions(photos)
     assert regions.shape == (2, len(REGIONS), descriptors.shape[1])
     assert np.abs(regions[:, 0] - descriptors).max() < 1e-4
-    assert np.allclose(descriptors, embedder.embed(photos), atol=1e-5)
+    listing_batch = to_batch(photos, LISTING_INPUT_SIZE, MEAN, STD)
+    assert np.allclose(descriptors, embedder.embed_batch(listing_batch), atol=1e-5)
 
 
 def test_regions_are_unit_length_and_see_different_parts() -> None:

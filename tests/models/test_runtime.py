@@ -17,7 +17,7 @@ from models.backbone import MEAN, STD
 from models.descriptor import DescriptorNet
 from models.export import cached_onnx_model, model_fingerprint
 from models.runtime import Embedder
-from models.spec import DESCRIPTOR_DIM, INPUT_SIZE
+from models.spec import CATALOG_INPUT_SIZE, DESCRIPTOR_DIM, LISTING_INPUT_SIZE
 from vision.preprocess import to_batch
 
 
@@ -27,7 +27,7 @@ def photos() -> list[np.ndarray]:
 
 
 def test_onnxruntime_agrees_with_torch_within_1e_4(photos: list[np.ndarray], model_cache: Path) -> None:
-    batch = to_batch(photos, INPUT_SIZE, MEAN, STD)
+    batch = to_batch(photos, CATALOG_INPUT_SIZE, MEAN, STD)
     with torch.inference_mode():
         expected = DescriptorNet().eval()(torch.from_numpy(batch)).numpy()
     actual = Embedder(Settings(model_cache=model_cache)).embed_batch(batch)
@@ -64,7 +64,22 @@ def test_the_export_is_built_once_and_reused(model_cache: Path) -> None:
     assert not [name for name in os.listdir(model_cache) if name.startswith(".export-")]
 
 
-def test_the_fingerprint_covers_the_input_size_and_the_preprocessing() -> None:
+def test_listings_are_described_larger_than_catalog_photos(
+    photos: list[np.ndarray], model_cache: Path
+) -> None:
+    embedder = Embedder(Settings(model_cache=model_cache))
+    listing, _ = embedder.embed_with_regions(photos)
+    catalog = embedder.embed(photos)
+    assert LISTING_INPUT_SIZE > CATALOG_INPUT_SIZE
+    listing_batch = to_batch(photos, LISTING_INPUT_SIZE, MEAN, STD)
+    catalog_batch = to_batch(photos, CATALOG_INPUT_SIZE, MEAN, STD)
+    assert np.abs(listing - embedder.embed_batch(listing_batch)).max() < 1e-5
+    assert np.abs(catalog - embedder.embed_batch(catalog_batch)).max() < 1e-5
+    # The same photo at the two sizes: close, but not the same descriptor.
+    assert 0.8 < float(np.min(np.sum(listing * catalog, axis=1))) < 0.9999
+
+
+def test_the_fingerprint_covers_the_input_sizes_and_the_preprocessing() -> None:
     import inspect
 
     import models.export as export
@@ -72,8 +87,9 @@ def test_the_fingerprint_covers_the_input_size_and_the_preprocessing() -> None:
     from vision.preprocess import blur_for_retrieval, tilt_for_retrieval, to_batch
 
     hashed = set(export.descriptor_sources())
-    assert runtime.INPUT_SIZE == spec.INPUT_SIZE
-    assert f"INPUT_SIZE = {spec.INPUT_SIZE}\n" in Path(spec.__file__).read_text()
+    for name in ("CATALOG_INPUT_SIZE", "LISTING_INPUT_SIZE"):
+        assert getattr(runtime, name) == getattr(spec, name)
+        assert f"{name} = {getattr(spec, name)}\n" in Path(spec.__file__).read_text()
     assert Path(spec.__file__).resolve() in hashed
     for function in (to_batch, blur_for_retrieval, tilt_for_retrieval):
         assert Path(inspect.getsourcefile(function) or "").resolve() in hashed
@@ -92,12 +108,15 @@ def test_another_input_size_gives_another_fingerprint(
         for source in export.descriptor_sources():
             text = source.read_text()
             if source.name == "spec.py":
-                text = text.replace(f"INPUT_SIZE = {spec.INPUT_SIZE}\n", f"INPUT_SIZE = {input_size}\n")
+                text = text.replace(
+                    f"LISTING_INPUT_SIZE = {spec.LISTING_INPUT_SIZE}\n",
+                    f"LISTING_INPUT_SIZE = {input_size}\n",
+                )
             written.append(folder / source.name)
             written[-1].write_text(text)
         return written
 
-    same, larger = copies(spec.INPUT_SIZE), copies(spec.INPUT_SIZE + 32)
+    same, larger = copies(spec.LISTING_INPUT_SIZE), copies(spec.LISTING_INPUT_SIZE + 32)
     fingerprints = []
     try:
         for sources in (same, larger):
