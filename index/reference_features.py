@@ -10,12 +10,22 @@ import numpy as np
 
 from index.catalog import ReferenceInfo
 from vision.decode import read_image
-from vision.geometry import LocalFeatures, extract_features
+from vision.geometry import (
+    FORESHORTENINGS,
+    ForeshortenedView,
+    LocalFeatures,
+    extract_features,
+    foreshortened_view,
+)
 
-#: Feature sets kept in memory (a reference and its mirror image count twice); each is about 370 KB
-#: (descriptors 256 KB, the colour copy 74 KB, the greyscale copy 37 KB), so the cache stays under
-#: about 400 MB however large the catalog, and a typical catalog's candidates all fit.
-CACHE_ENTRIES = 1024
+#: Feature sets kept in memory: a photo, its mirror image and each of its foreshortened views count
+#: once. A photo's or its mirror image's is at most about 370 KB (descriptors 256 KB, the colour
+#: copy 74 KB, the greyscale copy 37 KB), a view's 260 KB, about 1.3 MB for all four of a photo;
+#: so the cache stays under about 700 MB however large the catalog, and holds every feature set of
+#: a catalog of 512 photos.
+CACHE_ENTRIES = 2048
+#: Cache keys' second part: which features of the photo.
+_PHOTO, _MIRRORED = "photo", "mirrored"
 
 
 class ReferenceFeatures:
@@ -28,7 +38,7 @@ class ReferenceFeatures:
     def __init__(self, home: Path, entries: int = CACHE_ENTRIES) -> None:
         self._home = home
         self._entries = entries
-        self._cache: OrderedDict[tuple[int, bool], LocalFeatures] = OrderedDict()
+        self._cache: OrderedDict[tuple[int, str], LocalFeatures | ForeshortenedView] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -42,19 +52,45 @@ class ReferenceFeatures:
         Raises:
             HallmarkError: The stored photo is missing or unreadable.
         """
-        key = (reference.reference_id, mirrored)
+        key = (reference.reference_id, _MIRRORED if mirrored else _PHOTO)
+        found = self._cached(key)
+        if isinstance(found, LocalFeatures):
+            return found
+        pixels = read_image(self._home / reference.stored_path).pixels
+        features = extract_features(pixels, mirrored=mirrored)
+        self._store(key, features)
+        return features
+
+    def foreshortened(self, reference: ReferenceInfo) -> tuple[ForeshortenedView, ...]:
+        """The photo's foreshortened views, one per :data:`vision.geometry.FORESHORTENINGS`.
+
+        Raises:
+            HallmarkError: The stored photo is missing or unreadable.
+        """
+        keys = [(reference.reference_id, f"{width}x{height}") for width, height in FORESHORTENINGS]
+        views = [found for key in keys if isinstance(found := self._cached(key), ForeshortenedView)]
+        if len(views) == len(keys):
+            return tuple(views)
+        pixels = read_image(self._home / reference.stored_path).pixels
+        made = []
+        for key, (width, height) in zip(keys, FORESHORTENINGS, strict=True):
+            view = foreshortened_view(pixels, width, height)
+            self._store(key, view)
+            made.append(view)
+        return tuple(made)
+
+    def _cached(self, key: tuple[int, str]) -> LocalFeatures | ForeshortenedView | None:
         with self._lock:
             found = self._cache.get(key)
             if found is not None:
                 self._cache.move_to_end(key)
-                return found
-        pixels = read_image(self._home / reference.stored_path).pixels
-        features = extract_features(pixels, mirrored=mirrored)
+            return found
+
+    def _store(self, key: tuple[int, str], features: LocalFeatures | ForeshortenedView) -> None:
         with self._lock:
             self._cache[key] = features
             while len(self._cache) > self._entries:
                 self._cache.popitem(last=False)
-        return features
 
     def part(self, reference: ReferenceInfo, box: tuple[int, int, int, int]) -> LocalFeatures:
         """Features of a part of a reference photo, described on their own (not kept).

@@ -198,6 +198,30 @@ def test_two_photos_of_one_carpet_overlapping_in_a_corner_are_not_zoomed_into_as
     assert zoomed.inliers > found.inliers and zoomed.spread < 0.2
 
 
+def test_a_packshot_seen_from_far_above_is_verified_with_its_foreshortened_views(matcher: Matcher) -> None:
+    packshot = read_image(DEMO / "catalog" / "images" / "Arla-Natural-Yoghurt.jpg").pixels
+    height, width = packshot.shape[:2]
+    corners = [[0, 0], [width, 0], [width, height], [0, height]]
+    # Half as tall, the far edge narrower, filling most of the listing (so no part is zoomed into).
+    seen_from_above = [
+        [0.05 * width, 0.1 * height],
+        [1.05 * width, 0.1 * height],
+        [0.97 * width, 0.6 * height],
+        [0.13 * width, 0.6 * height],
+    ]
+    transform = cv2.getPerspectiveTransform(np.float32(corners), np.float32(seen_from_above))
+    shot = cv2.warpPerspective(
+        packshot, transform, (int(1.1 * width), int(0.7 * height)), borderValue=(90, 100, 110)
+    )
+    listing = _encoded(shot)
+    without_views = verify(extract_features(listing.pixels, colour=False), extract_features(packshot))
+
+    best = _check(matcher, listing).matches[0]
+
+    assert best.sku == "Arla-Natural-Yoghurt"
+    assert best.evidence["inliers"] > 2 * without_views.inliers
+
+
 def test_the_demo_reused_photos_are_copies(matcher: Matcher) -> None:
     for name, sku in (("reused-photo-cropped.jpg", "DA-001"), ("reused-photo-mirrored.jpg", "DA-002")):
         result = _check(matcher, _listing(name))

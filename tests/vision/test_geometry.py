@@ -11,9 +11,11 @@ import pytest
 from vision import geometry
 from vision.decode import read_image
 from vision.geometry import (
+    FORESHORTENINGS,
     RATIO,
     colour_copy,
     extract_features,
+    foreshortened_view,
     listing_footprint,
     ratio_test_matches,
     reference_footprint,
@@ -200,3 +202,71 @@ def test_a_photo_with_enough_keypoints_is_described_once(
     assert len(described) >= few
     # OpenCV's threads may list the same keypoints in another order.
     np.testing.assert_array_equal(np.unique(described.points, axis=0), np.unique(first_pass.points, axis=0))
+
+
+@pytest.fixture(scope="module")
+def packshot() -> np.ndarray:
+    return read_image(DEMO / "catalog" / "images" / "Arla-Natural-Yoghurt.jpg").pixels
+
+
+def _turned_away(pixels: np.ndarray, axis: str, squeeze: float) -> tuple[np.ndarray, np.ndarray]:
+    """The photo as a package turned away from the camera about its upright (``x``) or its level
+    (``y``) axis: one face foreshortened to ``squeeze`` with its far edge shorter, on a grey shelf.
+    Returns the shot and the perspective transform from the photo's pixels to the shot's."""
+    height, width = pixels.shape[:2]
+    left, top = width / 2, height / 2
+    if axis == "x":
+        corners = [
+            [left, top],
+            [left + width * squeeze, top + 0.08 * height],
+            [left + width * squeeze, top + 0.92 * height],
+            [left, top + height],
+        ]
+    else:
+        corners = [
+            [left, top],
+            [left + width, top],
+            [left + 0.92 * width, top + height * squeeze],
+            [left + 0.08 * width, top + height * squeeze],
+        ]
+    photo_corners = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+    transform = cv2.getPerspectiveTransform(photo_corners, np.float32(corners))
+    shot = cv2.warpPerspective(pixels, transform, (2 * width, 2 * height), borderValue=(90, 100, 110))
+    return shot, transform
+
+
+def test_foreshortened_views_keep_their_keypoints_in_the_photos_own_pixels(packshot: np.ndarray) -> None:
+    height, width = packshot.shape[:2]
+    photo = extract_features(packshot)
+    for width_factor, height_factor in FORESHORTENINGS:
+        view = foreshortened_view(packshot, width_factor, height_factor)
+        assert len(view) > 100 and view.descriptors.shape == (len(view), 128)
+        assert (view.points >= -1).all() and (view.points[:, 0] <= width).all()
+        assert (view.points[:, 1] <= height).all()
+        # Spread over the whole photo like the photo's own keypoints, not over a squeezed part of it.
+        assert np.allclose(view.points.max(axis=0), photo.points.max(axis=0), rtol=0.1)
+
+
+@pytest.mark.parametrize("axis", ["x", "y"])
+def test_a_package_turned_far_away_aligns_through_its_foreshortened_views(
+    packshot: np.ndarray, axis: str
+) -> None:
+    shot, transform = _turned_away(packshot, axis, 0.5)
+    listing = extract_features(shot)
+    reference = extract_features(packshot)
+    views = [foreshortened_view(packshot, *factors) for factors in FORESHORTENINGS]
+
+    plain = verify(listing, reference)
+    turned = verify(listing, reference, views)
+
+    assert turned.inliers >= 12 and turned.inliers > 1.5 * plain.inliers
+    # Every inlier pair is the same point of the package: the shot's point taken back through the
+    # known turn lands on the photo's point, matches to a view included.
+    back = cv2.perspectiveTransform(turned.query_points.reshape(-1, 1, 2), np.linalg.inv(transform))
+    assert np.median(np.linalg.norm(back.reshape(-1, 2) - turned.reference_points, axis=1)) < 3.0
+
+
+def test_foreshortened_views_are_of_the_unmirrored_photo_only(packshot: np.ndarray) -> None:
+    views = [foreshortened_view(packshot, *FORESHORTENINGS[0])]
+    with pytest.raises(ValueError, match="unmirrored"):
+        verify(extract_features(packshot), extract_features(packshot, mirrored=True), views)
