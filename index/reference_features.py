@@ -21,8 +21,8 @@ from vision.geometry import (
 #: Feature sets kept in memory: a photo, its mirror image and each of its foreshortened views count
 #: once. A photo's or its mirror image's is at most about 370 KB (descriptors 256 KB, the colour
 #: copy 74 KB, the greyscale copy 37 KB), a view's 260 KB, about 1.3 MB for all four of a photo;
-#: so the cache stays under about 700 MB however large the catalog, and holds every feature set of
-#: a catalog of 512 photos.
+#: so the cache stays under about 750 MB however large the catalog (650 MB when full of whole
+#: photos' sets), and holds every feature set of a catalog of 512 photos.
 CACHE_ENTRIES = 2048
 #: Cache keys' second part: which features of the photo.
 _PHOTO, _MIRRORED = "photo", "mirrored"
