@@ -260,8 +260,8 @@ def test_a_package_turned_far_away_aligns_through_its_foreshortened_views(
     turned = verify(listing, reference, views)
 
     assert turned.inliers >= 12 and turned.inliers > 1.5 * plain.inliers
-    # Every inlier pair is the same point of the package: the shot's point taken back through the
-    # known turn lands on the photo's point, matches to a view included.
+    # The inlier pairs, matches to a view included, are the same points of the package: taken back
+    # through the known turn, the shot's points land on the photo's (the median within 3 px).
     back = cv2.perspectiveTransform(turned.query_points.reshape(-1, 1, 2), np.linalg.inv(transform))
     assert np.median(np.linalg.norm(back.reshape(-1, 2) - turned.reference_points, axis=1)) < 3.0
 
