@@ -46,9 +46,12 @@ from vision.geometry import (
     FORESHORTENINGS,
     LocalFeatures,
     Verification,
+    add_view_matches,
     colour_copy,
     extract_features,
+    fit_alignment,
     listing_footprint,
+    match_features,
     reference_footprint,
     verify,
 )
@@ -92,7 +95,7 @@ ZOOM_MIN_INLIERS = 8
 #: garments), which agrees pixel for pixel too, and is not kept.
 ZOOM_MIN_SPREAD = 0.2
 #: A reference photo that aligns with at least this many inliers is verified again with its
-#: foreshortened views (:func:`vision.geometry.verify`), and the alignment with more inliers is
+#: foreshortened views (:func:`vision.geometry.add_view_matches`), and the alignment with more inliers is
 #: kept. Four inliers fit the homography's minimal sample and say nothing; from five on, the views
 #: bring the right product of a shop photo its missing inliers about as often as from four, at half
 #: the extra matching.
@@ -448,14 +451,16 @@ class Matcher:
     ) -> Evidence:
         query = listing.features
         reference = self.reference_features.get(candidate.reference)
-        found = verify(query, reference)
+        matches = match_features(query, reference)
+        found = fit_alignment(query, reference, matches)
         if try_mirrored and found.inliers < MIN_ALIGNMENT_INLIERS:
             mirrored = self.reference_features.get(candidate.reference, mirrored=True)
             flipped = verify(query, mirrored)
             if flipped.inliers > found.inliers:
                 found, reference = flipped, mirrored
         if not found.mirrored and found.inliers >= FORESHORTENED_MIN_INLIERS:
-            turned = verify(query, reference, self.reference_features.foreshortened(candidate.reference))
+            views = self.reference_features.foreshortened(candidate.reference)
+            turned = fit_alignment(query, reference, add_view_matches(query, reference, matches, views))
             if turned.inliers > found.inliers:
                 found = turned
         if not found.mirrored and found.homography is not None and found.inliers >= ZOOM_MIN_INLIERS:

@@ -18,11 +18,15 @@ __all__ = [
     "FORESHORTENINGS",
     "ForeshortenedView",
     "LocalFeatures",
+    "TentativeMatches",
     "Verification",
+    "add_view_matches",
     "colour_copy",
     "extract_features",
+    "fit_alignment",
     "foreshortened_view",
     "listing_footprint",
+    "match_features",
     "ratio_test_matches",
     "reference_footprint",
     "verify",
@@ -338,18 +342,60 @@ def ratio_test_matches(query: np.ndarray, reference: np.ndarray) -> tuple[np.nda
     return keep, nearest[keep]
 
 
-def _with_view_matches(
+@dataclass(frozen=True)
+class TentativeMatches:
+    """Matches that passed the ratio test, before any geometry.
+
+    Attributes:
+        query_indices: ``(M,)`` the matched keypoints of the query, each at most once.
+        reference_points: ``(M, 2)`` where each matches in the reference, in the reference photo's
+            own (unflipped) pixels.
+    """
+
+    query_indices: np.ndarray
+    reference_points: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.query_indices)
+
+
+def match_features(query: LocalFeatures, reference: LocalFeatures) -> TentativeMatches:
+    """The query's keypoints that match the reference's by Lowe's ratio test."""
+    if len(query) < 2 or len(reference) < 2:
+        return TentativeMatches(np.zeros(0, dtype=np.int64), np.zeros((0, 2), dtype=np.float32))
+    query_indices, reference_indices = ratio_test_matches(query.descriptors, reference.descriptors)
+    return TentativeMatches(query_indices, reference.points[reference_indices])
+
+
+def add_view_matches(
     query: LocalFeatures,
-    query_indices: np.ndarray,
-    reference_points: np.ndarray,
+    reference: LocalFeatures,
+    matches: TentativeMatches,
     views: Sequence[ForeshortenedView],
-) -> tuple[np.ndarray, np.ndarray]:
-    """The photo's matches and, for listing keypoints still unmatched, each view's in turn."""
+) -> TentativeMatches:
+    """``matches`` to the photo and, for listing keypoints they leave unmatched, each view's in turn.
+
+    A listing keypoint that matches none of the photo's own keypoints may match one of a
+    foreshortened view's; all the matches are in the photo's pixels, so :func:`fit_alignment` fits
+    one homography onto the photo. More matches for a package photographed at an angle; also more
+    chance matches, which the score model weighs.
+
+    Args:
+        query: Features of the listing photo.
+        reference: Features of the reference photo ``matches`` were found against.
+        matches: :func:`match_features` of the two.
+        views: The reference's foreshortened views.
+
+    Raises:
+        ValueError: ``reference`` is mirrored (the views are of the unmirrored photo).
+    """
+    if reference.mirrored:
+        raise ValueError("foreshortened views are of the unmirrored reference")
     matched = np.zeros(len(query), dtype=bool)
-    matched[query_indices] = True
-    all_query, all_reference = [query_indices], [reference_points]
+    matched[matches.query_indices] = True
+    all_query, all_reference = [matches.query_indices], [matches.reference_points]
     for view in views:
-        if len(view) < 2:
+        if len(view) < 2 or len(query) < 2:
             continue
         view_query, view_reference = ratio_test_matches(query.descriptors, view.descriptors)
         new = ~matched[view_query]
@@ -357,33 +403,36 @@ def _with_view_matches(
         matched[view_query] = True
         all_query.append(view_query)
         all_reference.append(view.points[view_reference])
-    return np.concatenate(all_query), np.concatenate(all_reference).astype(np.float32, copy=False)
+    return TentativeMatches(
+        np.concatenate(all_query), np.concatenate(all_reference).astype(np.float32, copy=False)
+    )
 
 
-def verify(
-    query: LocalFeatures, reference: LocalFeatures, views: Sequence[ForeshortenedView] = ()
-) -> Verification:
+def verify(query: LocalFeatures, reference: LocalFeatures) -> Verification:
     """Matches two photos' features and fits a homography with MAGSAC++.
 
     Args:
         query: Features of the listing photo.
         reference: Features of the reference photo (possibly of its mirror image).
-        views: Foreshortened views of the (unmirrored) reference: a listing keypoint that matches
-            none of the photo's own keypoints may match one of a view's, and all the matches fit
-            one homography onto the photo. More matches for a package photographed at an angle;
-            also more chance matches, which the score model weighs.
 
     Returns:
         The verification; ``inliers`` is 0 when no homography is supported.
     """
-    if len(query) < 2 or len(reference) < 2:
-        return Verification.none(mirrored=reference.mirrored)
-    if views and reference.mirrored:
-        raise ValueError("foreshortened views are of the unmirrored reference")
-    query_indices, reference_indices = ratio_test_matches(query.descriptors, reference.descriptors)
-    reference_points = reference.points[reference_indices]
-    if views:
-        query_indices, reference_points = _with_view_matches(query, query_indices, reference_points, views)
+    return fit_alignment(query, reference, match_features(query, reference))
+
+
+def fit_alignment(query: LocalFeatures, reference: LocalFeatures, matches: TentativeMatches) -> Verification:
+    """Fits a homography with MAGSAC++ to tentative matches between two photos.
+
+    Args:
+        query: Features of the listing photo.
+        reference: Features of the reference photo (possibly of its mirror image).
+        matches: Tentative matches of the two (:func:`match_features`, :func:`add_view_matches`).
+
+    Returns:
+        The verification; ``inliers`` is 0 when no homography is supported.
+    """
+    query_indices, reference_points = matches.query_indices, matches.reference_points
     if len(query_indices) < MIN_MATCHES:
         return Verification.none(len(query_indices), reference.mirrored)
     query_points = query.points[query_indices]
