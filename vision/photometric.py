@@ -8,17 +8,21 @@ share of the overlap whose local structure correlates decides ``copy`` against `
 
 Colour tells sibling packages apart: a brand prints its variants (whole, semi-skimmed, organic;
 apple, orange) on one design in different colours, so a shop photo of one variant aligns with
-every sibling's packshot about as well, but only its own packshot has its colours.
+every sibling's packshot about as well, but only its own packshot has its colours. Where two such
+packshots both align, :func:`colour_contest` compares the listing with each of them only where
+they differ from each other (the flavour's band or picture), not over the white carton they share.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from vision.geometry import LocalFeatures
 
-__all__ = ["agreement", "agreement_quartiles", "colour_difference"]
+__all__ = ["ColourContest", "agreement", "agreement_quartiles", "colour_contest", "colour_difference"]
 
 #: Side of the square grid the aligned pair is compared on, and blocks per side.
 _GRID_SIDE = 96
@@ -35,6 +39,15 @@ _FLAT_BRIGHTNESS = 40.0
 _MIN_COLOUR_PIXELS = 64
 #: The percentile of the colour distance reported (see :func:`colour_difference`).
 _COLOUR_PERCENTILE = 90
+#: A colour contest compares the listing pixels where the two aligned references' a*b* differ by
+#: more than this (OpenCV's 8-bit CIELAB units; JPEG noise and a few pixels of misalignment on the
+#: smoothed copies stay below it) ...
+CONTEST_CHROMA_GAP = 8.0
+#: ... when there are at least this many of them (at feature scale: a 6 x 6 pixel patch).
+CONTEST_MIN_PIXELS = 32
+#: A listing whose covered pixels all lie this close to neutral grey is a greyscale photo: its
+#: colours cannot favour either reference.
+CONTEST_MIN_LISTING_CHROMA = 4.0
 
 
 def _warped_onto_query(
@@ -51,6 +64,27 @@ def _warped_onto_query(
     ones = np.ones(image.shape[:2], dtype=np.uint8)
     covered = cv2.warpPerspective(ones, inverse, (width, height), flags=cv2.INTER_NEAREST) > 0
     return warped, covered
+
+
+@dataclass(frozen=True)
+class ColourContest:
+    """Which of two aligned references the listing's colours side with, where the two differ.
+
+    Attributes:
+        pixels: Listing pixels (at feature scale) where both references land and their colours
+            differ by more than :data:`CONTEST_CHROMA_GAP`.
+        first_distance: Median a*b* distance from the listing to the first reference there.
+        second_distance: The same for the second reference.
+    """
+
+    pixels: int
+    first_distance: float
+    second_distance: float
+
+    @property
+    def second_closer_by(self) -> float:
+        """How much closer the listing is to the second reference than to the first (a*b* units)."""
+        return self.first_distance - self.second_distance
 
 
 def agreement(query: LocalFeatures, reference: LocalFeatures, homography: np.ndarray) -> float:
@@ -157,3 +191,54 @@ def colour_difference(query: LocalFeatures, reference: LocalFeatures, homography
     a_difference, b_difference = cv2.split(cv2.absdiff(query.chroma, warped))
     distances = cv2.magnitude(a_difference.astype(np.float32), b_difference.astype(np.float32))
     return float(np.percentile(distances[inside], _COLOUR_PERCENTILE))
+
+
+def colour_contest(
+    query: LocalFeatures,
+    first: tuple[LocalFeatures, np.ndarray],
+    second: tuple[LocalFeatures, np.ndarray],
+) -> ColourContest | None:
+    """Compares the listing's colours with two aligned references where those two differ.
+
+    Sibling packages (one brand's flavours or fat contents) share their logo and layout and differ
+    in a band, a picture or a cap. A shop photo of one aligns with the other's packshot almost as
+    well, on the shared print, and its colours over the whole package (:func:`colour_difference`)
+    are about as far from either: the white carton and the shop's background dominate. Compared
+    only where the two packshots' colours differ, the listing sides with the one it shows.
+
+    Args:
+        query: The listing photo's features, with their ``chroma``.
+        first: A reference's features (with ``chroma``) and the homography mapping the listing's
+            ``gray`` pixels onto them.
+        second: The same for the other reference.
+
+    Returns:
+        The contest, or None when a photo has no colour copy, a homography cannot be inverted, the
+        listing is greyscale where the references land, or they differ on fewer than
+        :data:`CONTEST_MIN_PIXELS` of the listing's pixels.
+    """
+    if query.chroma is None or first[0].chroma is None or second[0].chroma is None:
+        return None
+    first_aligned = _warped_onto_query(first[0].chroma, query, first[1])
+    second_aligned = _warped_onto_query(second[0].chroma, query, second[1])
+    if first_aligned is None or second_aligned is None:
+        return None
+    first_warped, first_inside = first_aligned
+    second_warped, second_inside = second_aligned
+    both = first_inside & second_inside
+    listing = query.chroma.astype(np.float32)
+    neutral = np.linalg.norm(listing[both] - 128.0, axis=1)
+    if neutral.size == 0 or float(neutral.max()) < CONTEST_MIN_LISTING_CHROMA:
+        return None
+    first_chroma = first_warped.astype(np.float32)
+    second_chroma = second_warped.astype(np.float32)
+    differing = both & (np.linalg.norm(first_chroma - second_chroma, axis=2) > CONTEST_CHROMA_GAP)
+    pixels = int(differing.sum())
+    if pixels < CONTEST_MIN_PIXELS:
+        return None
+    shown = listing[differing]
+    return ColourContest(
+        pixels=pixels,
+        first_distance=round(float(np.median(np.linalg.norm(shown - first_chroma[differing], axis=1))), 2),
+        second_distance=round(float(np.median(np.linalg.norm(shown - second_chroma[differing], axis=1))), 2),
+    )

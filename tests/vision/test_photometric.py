@@ -8,10 +8,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from sibling_packages import blueberry_packshot, shop_photo, vanilla_sibling
 
 from vision.decode import read_image
-from vision.geometry import extract_features, verify
-from vision.photometric import agreement, agreement_quartiles, colour_difference
+from vision.geometry import LocalFeatures, extract_features, verify
+from vision.photometric import (
+    CONTEST_MIN_PIXELS,
+    agreement,
+    agreement_quartiles,
+    colour_contest,
+    colour_difference,
+)
 
 DEMO = Path(__file__).resolve().parents[2] / "demo"
 
@@ -127,3 +134,60 @@ def test_an_alignment_off_the_photo_compares_no_colour(garment: np.ndarray) -> N
     assert colour_difference(features, features, np.eye(3)) == 0.0
     far_away = np.array([[1.0, 0.0, 5000.0], [0.0, 1.0, 5000.0], [0.0, 0.0, 1.0]])
     assert colour_difference(features, features, far_away) is None
+
+
+@pytest.fixture(scope="module")
+def siblings() -> tuple[LocalFeatures, LocalFeatures]:
+    """The blueberry packshot's features and its vanilla sibling's."""
+    blueberry = blueberry_packshot()
+    return extract_features(blueberry), extract_features(vanilla_sibling(blueberry))
+
+
+def _aligned(query: LocalFeatures, reference: LocalFeatures) -> tuple[LocalFeatures, np.ndarray]:
+    found = verify(query, reference)
+    assert found.homography is not None and found.inliers >= 12
+    return reference, found.homography
+
+
+def test_a_shop_photo_sides_with_its_own_sibling_where_the_siblings_differ_in_colour(
+    siblings: tuple[LocalFeatures, LocalFeatures],
+) -> None:
+    blueberry, vanilla = siblings
+    query = extract_features(shop_photo(vanilla_sibling(blueberry_packshot())))
+    contest = colour_contest(query, _aligned(query, blueberry), _aligned(query, vanilla))
+    assert contest is not None and contest.pixels >= 10 * CONTEST_MIN_PIXELS
+    assert contest.second_distance < 5 < 25 < contest.first_distance
+    assert contest.second_closer_by == pytest.approx(contest.first_distance - contest.second_distance)
+    # Over the whole package the shared white carton and the background dominate: the two are
+    # within a few units, which is why the contest looks only where the siblings differ.
+    whole = [colour_difference(query, *_aligned(query, sibling)) for sibling in siblings]
+    assert all(difference is not None for difference in whole)
+    assert abs(whole[0] - whole[1]) < 10  # type: ignore[operator]
+
+
+def test_the_contest_is_symmetric_in_its_contestants(siblings: tuple[LocalFeatures, LocalFeatures]) -> None:
+    blueberry, vanilla = siblings
+    query = extract_features(shop_photo(blueberry_packshot()))
+    forward = colour_contest(query, _aligned(query, vanilla), _aligned(query, blueberry))
+    backward = colour_contest(query, _aligned(query, blueberry), _aligned(query, vanilla))
+    assert forward is not None and backward is not None
+    assert forward.second_closer_by > 20
+    assert backward.second_closer_by == pytest.approx(-forward.second_closer_by)
+
+
+def test_a_greyscale_shop_photo_holds_no_colour_contest(
+    siblings: tuple[LocalFeatures, LocalFeatures],
+) -> None:
+    photo = shop_photo(vanilla_sibling(blueberry_packshot()))
+    grey = cv2.cvtColor(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    query = extract_features(grey)
+    assert colour_contest(query, *(_aligned(query, sibling) for sibling in siblings)) is None
+
+
+def test_references_of_one_colour_hold_no_colour_contest(
+    siblings: tuple[LocalFeatures, LocalFeatures],
+) -> None:
+    blueberry, _ = siblings
+    query = extract_features(shop_photo(blueberry_packshot()))
+    same = _aligned(query, blueberry)
+    assert colour_contest(query, same, same) is None
