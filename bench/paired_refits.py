@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.calibrate import CONFIRMED_SET, TOP_K, fit, gated
+from bench.calibrate import CONFIRMED_SET, TOP_K, contested, fit, gated
 from bench.metrics import Prediction, flag_counts, micro_average_precision, recall_at_1
 from bench.splits import in_calibration_split
 from index.scoring import ScoreModel, default_score_model
@@ -58,9 +58,10 @@ class Figures:
 def held_out_figures(rows: Sequence[dict[str, Any]], model: ScoreModel) -> dict[str, Figures]:
     """Each set's figures on the held-out half of ``rows`` under ``model``, from the evidence alone.
 
-    A query's candidates go through ``model``'s gates as at run time (:func:`bench.calibrate.gated`),
-    its best :data:`bench.calibrate.TOP_K` by score are its predictions, and its best is flagged
-    when it reaches the model's threshold.
+    A query's candidates go through ``model``'s gates as at run time (:func:`bench.calibrate.gated`)
+    and its colour contest (:func:`bench.calibrate.contested`), its best
+    :data:`bench.calibrate.TOP_K` by score are its predictions, and its best is flagged when it
+    reaches the model's threshold.
     """
     figures = {}
     for name in SETS:
@@ -71,7 +72,9 @@ def held_out_figures(rows: Sequence[dict[str, Any]], model: ScoreModel) -> dict[
         flagged: dict[str, str | None] = {}
         negatives: list[str] = []
         for row, evidences in gated(kept, model):
-            scores = model.probabilities(evidences).tolist() if evidences else []
+            scores = (
+                contested(row, evidences, model.probabilities(evidences), model).tolist() if evidences else []
+            )
             ranked = sorted(
                 zip(scores, [candidate["sku"] for candidate in row["candidates"]], strict=True),
                 reverse=True,

@@ -13,7 +13,8 @@ Three stages, each spent only where the one before leaves a question open:
    verified again on that part, described on its own.
 3. Scoring. Gradient-boosted trees over this evidence give a calibrated probability, so one threshold
    means the same for every query (:mod:`index.scoring`); the photometric agreement decides whether a
-   match is a ``copy`` of the reference photo or a ``product`` match.
+   match is a ``copy`` of the reference photo or a ``product`` match. When the best two are sibling
+   packages aligned on their shared print, a colour contest where the two differ may reorder them.
 """
 
 from __future__ import annotations
@@ -39,7 +40,13 @@ from index.catalog import (
 from index.faiss_store import IndexStamp, VectorIndex
 from index.photo_workers import map_photos, single_threaded_kernels, worker_count
 from index.reference_features import ReferenceFeatures
-from index.scoring import Evidence, ScoreModel, default_score_model, set_relative_evidence
+from index.scoring import (
+    CONTEST_MIN_INLIERS,
+    Evidence,
+    ScoreModel,
+    default_score_model,
+    set_relative_evidence,
+)
 from models.regions import REGIONS
 from vision.decode import DecodedImage
 from vision.geometry import (
@@ -55,7 +62,13 @@ from vision.geometry import (
     reference_footprint,
     verify,
 )
-from vision.photometric import agreement, agreement_quartiles, colour_difference
+from vision.photometric import (
+    ColourContest,
+    agreement,
+    agreement_quartiles,
+    colour_contest,
+    colour_difference,
+)
 
 Verdict = Literal["copy", "product", "none"]
 MatchKind = Literal["copy", "product"]
@@ -100,6 +113,9 @@ ZOOM_MIN_SPREAD = 0.2
 #: bring the right product of a shop photo its missing inliers about as often as from four, at half
 #: the extra matching.
 FORESHORTENED_MIN_INLIERS = 5
+#: With ``report_contests`` (calibration), the candidates with the most inliers among which every
+#: pair is contested.
+REPORTED_CONTESTANTS = 5
 #: Inlier pairs reported per match: enough to draw the evidence, few enough to keep answers small.
 REPORTED_KEYPOINTS = 40
 #: ``decided_by`` of a match scored by the decisive-copy rule
@@ -163,6 +179,10 @@ class _Candidate:
     confirmed_similarity: float = 0.0
     confirmed_photos: int = 0
     evidence: Evidence | None = None
+    #: The reference features the listing was last aligned with and the homography onto them, for
+    #: a colour contest; kept only for an alignment of the listing's own frame with at least
+    #: :data:`index.scoring.CONTEST_MIN_INLIERS` inliers.
+    alignment: tuple[LocalFeatures, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -212,6 +232,9 @@ class Matcher:
         threshold: Operating threshold on the score (default: the calibration's).
         workers: Threads verifying a batch's photos (default: the catalog's ``verify_threads``
             setting, where 0 means one per core).
+        report_contests: For calibration: hold a colour contest between every two aligned
+            candidates (of the :data:`REPORTED_CONTESTANTS` with the most inliers) and report each
+            in both candidates' evidence, without reordering any.
     """
 
     def __init__(
@@ -220,8 +243,10 @@ class Matcher:
         calibration: ScoreModel | None = None,
         threshold: float | None = None,
         workers: int | None = None,
+        report_contests: bool = False,
     ) -> None:
         self.catalog = catalog
+        self.report_contests = report_contests
         self.workers = worker_count(catalog.settings.verify_threads if workers is None else workers)
         self._given = (calibration, threshold)
         self.reference_features = ReferenceFeatures(catalog.home)
@@ -312,8 +337,9 @@ class Matcher:
                 # a little deeper; deeper still (up to the weak limit) when the usual candidates all
                 # match weakly.
                 usual = max(top_k, scoring.model.verify_limit)
-                extended = self._verify(images[row], candidates, scoring.model)
-                return self._result(candidates if extended else candidates[:usual], top_k, scoring)
+                extended, listing = self._verify(images[row], candidates, scoring.model)
+                kept = candidates if extended else candidates[:usual]
+                return self._result(kept, top_k, scoring, listing)
 
             return map_photos(check_one, range(count), workers)
 
@@ -386,10 +412,13 @@ class Matcher:
                 break
         return list(per_product.values())
 
-    def _verify(self, image: DecodedImage, candidates: list[_Candidate], model: ScoreModel) -> bool:
-        """Gives every candidate its evidence; returns whether the weak-match extension ran."""
+    def _verify(
+        self, image: DecodedImage, candidates: list[_Candidate], model: ScoreModel
+    ) -> tuple[bool, _Listing | None]:
+        """Gives every candidate its evidence; returns whether the weak-match extension ran, and the
+        listing's features when any candidate was verified."""
         if not candidates:
-            return False
+            return False, None
         gate = VerificationGate.of(
             model,
             [candidate.region_similarity for candidate in candidates],
@@ -404,11 +433,11 @@ class Matcher:
         )
         strongest = self._verify_range(query, candidates[: model.verify_limit], gate, model)
         if strongest is None or strongest >= model.weak_inliers:
-            return False  # a copy, or a match strong enough that deeper candidates rarely win
+            return False, query  # a copy, or a match strong enough that deeper candidates rarely win
         if model.verify_limit_weak <= model.verify_limit:
-            return False
+            return False, query
         self._verify_range(query, candidates[: model.verify_limit_weak], gate, model)
-        return True
+        return True, query
 
     def _verify_range(
         self,
@@ -466,6 +495,9 @@ class Matcher:
         if not found.mirrored and found.homography is not None and found.inliers >= ZOOM_MIN_INLIERS:
             found, reference = self._zoomed(query, candidate, reference, found)
             found, query = _zoomed_listing(listing, reference, found, copy_agreement)
+        # The listing's own frame, not a part of it zoomed into (whose features the colour copy
+        # below does not replace).
+        own_frame = query is listing.features
         evidence.verified = True
         evidence.matches = found.matches
         evidence.inliers = found.inliers
@@ -476,9 +508,11 @@ class Matcher:
             median, lower_quartile = agreement_quartiles(query, reference, found.homography)
             evidence.agreement = round(median, 4)
             evidence.agreement_low = round(lower_quartile, 4)
-            coloured = listing.coloured() if query is listing.features else query
+            coloured = listing.coloured() if own_frame else query
             difference = colour_difference(coloured, reference, found.homography)
             evidence.colour_difference = None if difference is None else round(difference, 2)
+        if own_frame and found.homography is not None and found.inliers >= CONTEST_MIN_INLIERS:
+            candidate.alignment = (reference, found.homography)
         evidence.keypoints = _keypoint_pairs(found)
         return evidence
 
@@ -510,7 +544,9 @@ class Matcher:
         offset = np.array([box[0], box[1]], dtype=again.reference_points.dtype)
         return replace(again, reference_points=again.reference_points + offset), part
 
-    def _result(self, candidates: list[_Candidate], top_k: int, scoring: _Scoring) -> CheckResult:
+    def _result(
+        self, candidates: list[_Candidate], top_k: int, scoring: _Scoring, listing: _Listing | None
+    ) -> CheckResult:
         model = scoring.model
         evidences = [candidate.evidence for candidate in candidates if candidate.evidence is not None]
         assert len(evidences) == len(candidates)  # _verify gives every candidate its evidence
@@ -518,6 +554,11 @@ class Matcher:
         matches = []
         by_trees = model.tree_probabilities(evidences)
         scores = model.with_decisive_copies(by_trees, evidences)
+        if listing is not None:
+            if self.report_contests:
+                _report_every_contest(listing, candidates)
+            else:
+                _hold_contest(listing, candidates, scores, model)
         for candidate, evidence, score, tree_score in zip(
             candidates, evidences, scores.tolist(), by_trees.tolist(), strict=True
         ):
@@ -540,6 +581,62 @@ class Matcher:
         if matches and matches[0].score >= scoring.threshold:
             return CheckResult(verdict=matches[0].kind, score=matches[0].score, matches=matches)
         return CheckResult(verdict="none", score=matches[0].score if matches else 0.0, matches=matches)
+
+
+def _record(first: _Candidate, second: _Candidate, contest: ColourContest, overturned: bool) -> None:
+    """Adds a colour contest to both contestants' evidence."""
+    for own, rival, distance, rival_distance in (
+        (first, second, contest.first_distance, contest.second_distance),
+        (second, first, contest.second_distance, contest.first_distance),
+    ):
+        assert own.evidence is not None
+        record = {
+            "rival": rival.reference.sku,
+            "pixels": contest.pixels,
+            "distance": distance,
+            "rival_distance": rival_distance,
+            "overturned": overturned,
+        }
+        own.evidence.colour_contests = [*(own.evidence.colour_contests or []), record]
+
+
+def _report_every_contest(listing: _Listing, candidates: list[_Candidate]) -> None:
+    """Contests every two aligned candidates among those with the most inliers (see
+    ``Matcher(report_contests=True)``); scores stay as they are."""
+    aligned = [candidate for candidate in candidates if candidate.alignment is not None]
+    aligned.sort(key=lambda candidate: -(candidate.evidence.inliers if candidate.evidence else 0))
+    contestants = aligned[:REPORTED_CONTESTANTS]
+    for position, first in enumerate(contestants):
+        for second in contestants[position + 1 :]:
+            assert first.alignment is not None and second.alignment is not None
+            contest = colour_contest(listing.coloured(), first.alignment, second.alignment)
+            if contest is not None:
+                _record(first, second, contest, overturned=False)
+
+
+def _hold_contest(
+    listing: _Listing, candidates: list[_Candidate], scores: np.ndarray, model: ScoreModel
+) -> None:
+    """Lets the runner-up take first place (the two trade scores) when it wins its colour contest
+    with the best candidate by the model's margin (:meth:`index.scoring.ScoreModel.overturns`).
+
+    Trading scores keeps what the score says (how sure the evidence is that the listing shows one
+    of these aligned packages) and gives it to the package whose colours the listing shows.
+    """
+    evidences = [candidate.evidence for candidate in candidates if candidate.evidence is not None]
+    pair = model.contested_pair(scores.tolist(), evidences)
+    if pair is None:
+        return
+    first, second = (candidates[position] for position in pair)
+    if first.alignment is None or second.alignment is None:
+        return
+    contest = colour_contest(listing.coloured(), first.alignment, second.alignment)
+    if contest is None:
+        return
+    overturned = model.overturns(contest.second_closer_by)
+    _record(first, second, contest, overturned)
+    if overturned:
+        scores[pair[0]], scores[pair[1]] = scores[pair[1]], scores[pair[0]]
 
 
 def _zoom_part(
@@ -830,8 +927,9 @@ def _evidence_json(evidence: Evidence) -> dict[str, Any]:
         if evidence.inliers > 0
         else "embedding"
     )
-    if payload["keypoints"] is None:
-        del payload["keypoints"]
+    for reported_only_when_made in ("keypoints", "colour_contests"):
+        if payload[reported_only_when_made] is None:
+            del payload[reported_only_when_made]
     return payload
 
 

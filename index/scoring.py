@@ -25,6 +25,7 @@ import numpy as np
 __all__ = [
     "CALIBRATION_FILE",
     "CONFIRMED_CALIBRATION_FILE",
+    "CONTEST_MIN_INLIERS",
     "DECISIVE_AGREEMENT",
     "DECISIVE_INLIERS",
     "DECISIVE_LOW_AGREEMENT",
@@ -96,6 +97,9 @@ DECISIVE_AGREEMENT = 0.95
 DECISIVE_LOW_AGREEMENT = 0.8
 DECISIVE_INLIERS = 24
 DECISIVE_SPREAD = 0.2
+#: Fewest inliers each of two candidates needs for a colour contest between them
+#: (:meth:`ScoreModel.contested_pair`): a weaker homography puts the colours in the wrong places.
+CONTEST_MIN_INLIERS = 6
 
 
 @dataclass
@@ -139,6 +143,11 @@ class Evidence:
         confirmed_photos: How many confirmed listing photos the product has: with one or two, the
             closest of them depends on the shop it was taken in more than on the product.
         keypoints: Inlier pairs ``[x_listing, y_listing, x_reference, y_reference]``, pixels.
+        colour_contests: The colour contests this candidate took part in
+            (:func:`vision.photometric.colour_contest`), each as ``{"rival": sku, "pixels": n,
+            "distance": d, "rival_distance": d, "overturned": bool}``: the listing's a*b* distance
+            to this reference and to the rival's where the two differ, and whether the contest
+            reordered them. Reported, not a score input; None when there was none.
     """
 
     similarity: float
@@ -163,6 +172,7 @@ class Evidence:
     confirmed_gap: float = 0.0
     confirmed_photos: int = 0
     keypoints: list[list[float]] | None = None
+    colour_contests: list[dict[str, Any]] | None = None
 
 
 def set_relative_evidence(evidences: Sequence[Evidence]) -> None:
@@ -390,6 +400,11 @@ class ScoreModel:
             more than ``verify_limit``).
         decisive_copy_score: The least score of a decisive copy (:meth:`is_decisive_copy`): a lower
             confidence bound of that rule's precision on the calibration half (0: no such floor).
+        contest_margin: The best two candidates trade places when the runner-up wins their colour
+            contest by more than this (a*b* units, :attr:`vision.photometric.ColourContest.second_closer_by`);
+            None: no contests.
+        contest_ratio: ... and when its score is at least this share of the best one's: a far
+            weaker runner-up is not the product shown, whatever its colours.
         fitted_on: A description of the data the parameters were fitted on.
     """
 
@@ -403,6 +418,8 @@ class ScoreModel:
     weak_inliers: int = 0
     verify_limit_weak: int = 0
     decisive_copy_score: float = 0.0
+    contest_margin: float | None = None
+    contest_ratio: float = 0.0
     fitted_on: str = ""
 
     def shortlist_size(self, top_k: int) -> int:
@@ -429,6 +446,8 @@ class ScoreModel:
             weak_inliers=int(payload.get("weak_inliers", 0)),
             verify_limit_weak=int(payload.get("verify_limit_weak", 0)),
             decisive_copy_score=float(payload.get("decisive_copy_score", 0.0)),
+            contest_margin=None if (margin := payload.get("contest_margin")) is None else float(margin),
+            contest_ratio=float(payload.get("contest_ratio", 0.0)),
             fitted_on=str(payload.get("fitted_on", "")),
         )
 
@@ -445,6 +464,8 @@ class ScoreModel:
             "weak_inliers": self.weak_inliers,
             "verify_limit_weak": self.verify_limit_weak,
             "decisive_copy_score": self.decisive_copy_score,
+            "contest_margin": self.contest_margin,
+            "contest_ratio": self.contest_ratio,
             "fitted_on": self.fitted_on,
             "score_trees": self.trees.to_json(),
         }
@@ -470,6 +491,35 @@ class ScoreModel:
             return scores
         decisive = np.array([self.is_decisive_copy(evidence) for evidence in evidences], dtype=bool)
         return np.where(decisive, np.maximum(scores, self.decisive_copy_score), scores)
+
+    def contested_pair(
+        self, scores: Sequence[float], evidences: Sequence[Evidence]
+    ) -> tuple[int, int] | None:
+        """The best and the second-best candidate by score, when a colour contest may reorder them.
+
+        Both must be aligned with at least :data:`CONTEST_MIN_INLIERS` inliers, neither be a copy
+        (pixel agreement decides copies) nor have confirmed listing photos (the contest compares
+        packshots, and a product's confirmed shop photos, which show the package as it is sold now,
+        tell it from its siblings better: with them it cost 4 of 485 held-out photos their right
+        product), and the runner-up's score must be at least :attr:`contest_ratio` of the best
+        one's. Ties keep the candidates' order.
+
+        Returns:
+            Their positions in ``scores``, best first, or None.
+        """
+        if self.contest_margin is None or len(scores) < 2:
+            return None
+        first, second = sorted(range(len(scores)), key=lambda position: -scores[position])[:2]
+        for evidence in (evidences[first], evidences[second]):
+            if evidence.inliers < CONTEST_MIN_INLIERS or self.is_copy(evidence) or evidence.confirmed_photos:
+                return None
+        if scores[second] < self.contest_ratio * scores[first]:
+            return None
+        return first, second
+
+    def overturns(self, second_closer_by: float) -> bool:
+        """Whether a runner-up whose colours are this much closer to the listing's takes first place."""
+        return self.contest_margin is not None and second_closer_by > self.contest_margin
 
     def is_copy(self, evidence: Evidence) -> bool:
         """Whether the evidence says the listing reuses this very photo (rather than shows the product)."""

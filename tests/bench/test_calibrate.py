@@ -13,10 +13,13 @@ from bench.calibrate import (
     CONFIRMED_CATALOGS,
     _boosting,
     calibration_text,
+    choose_contest,
     confirmed_situations,
+    contested,
     decisive_copy_score,
     export_trees,
     fit_trees,
+    gated,
 )
 from bench.splits import in_calibration_split
 from index.scoring import FEATURES, ScoreModel, default_score_model
@@ -135,3 +138,60 @@ def test_the_decisive_copy_floor_is_a_lower_bound_of_the_rules_precision() -> No
     fewer = decisive_copy_score(copies[:20], model)
     assert fewer < all_right
     assert decisive_copy_score(others, model) == 0.0
+
+
+def _siblings(query: str, truth: str, second_closer_by: float) -> dict:
+    """A product photo aligned with two sibling packshots, A ahead of B by inliers, and their colour
+    contest: the listing's colours ``second_closer_by`` closer to B's than to A's."""
+
+    def candidate(sku: str, inliers: int, rival: str, distance: float, rival_distance: float) -> dict:
+        contest = {"rival": rival, "pixels": 400, "distance": distance, "rival_distance": rival_distance}
+        return {
+            "sku": sku,
+            "similarity": 0.6,
+            "region_similarity": 0.6,
+            "region": [0, 0, 10, 10],
+            "verified": True,
+            "matches": inliers + 10,
+            "inliers": inliers,
+            "inlier_ratio": 0.7,
+            "spread": 0.3,
+            "agreement": 0.2,
+            "agreement_low": 0.1,
+            "colour_contests": [{**contest, "overturned": False}],
+        }
+
+    near = 10.0
+    candidates = [
+        candidate("A", 30, "B", near + second_closer_by, near),
+        candidate("B", 25, "A", near, near + second_closer_by),
+    ]
+    return {"set": "product-match", "query": query, "truth": truth, "candidates": candidates}
+
+
+def _first_by_score(row: dict, model: ScoreModel, scores: list[float]) -> str:
+    ((gated_row, evidences),) = gated([row], model)
+    after = contested(gated_row, evidences, np.array(scores), model)
+    return str(gated_row["candidates"][int(np.argmax(after))]["sku"])
+
+
+def test_a_runner_up_that_wins_its_colour_contest_by_the_margin_takes_first_place() -> None:
+    model = replace(default_score_model(), contest_margin=4.0, contest_ratio=0.5)
+    assert _first_by_score(_siblings("queries/1.jpg", "B", 20.0), model, [0.8, 0.6]) == "B"
+    assert _first_by_score(_siblings("queries/1.jpg", "B", 3.0), model, [0.8, 0.6]) == "A"
+    assert _first_by_score(_siblings("queries/1.jpg", "B", 20.0), model, [0.8, 0.3]) == "A"
+    no_contest = replace(model, contest_margin=None)
+    assert _first_by_score(_siblings("queries/1.jpg", "B", 20.0), no_contest, [0.8, 0.6]) == "A"
+
+
+def test_the_contest_rule_is_the_most_cautious_one_that_puts_the_most_right_products_first() -> None:
+    # Three photos of B that B wins by far in colour, five photos of A that B wins narrowly.
+    rows = [_siblings(f"queries/b{index}.jpg", "B", 20.0) for index in range(3)]
+    rows += [_siblings(f"queries/a{index}.jpg", "A", 5.0) for index in range(5)]
+    probabilities = np.array([0.8, 0.6] * len(rows))
+    fitted = choose_contest(rows, default_score_model(), probabilities)
+    # Margins above 5 gain all three B photos and lose no A photo; the largest of them (15) is kept,
+    # with the largest ratio the runner-up's scores meet (0.6 / 0.8 >= 0.7).
+    assert (fitted.contest_margin, fitted.contest_ratio) == (15.0, 0.7)
+    misleading = [_siblings(f"queries/a{index}.jpg", "A", 20.0) for index in range(5)]
+    assert choose_contest(misleading, default_score_model(), np.array([0.8, 0.6] * 5)).contest_margin is None

@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from sibling_packages import blueberry_packshot, decoded, shop_photo, vanilla_sibling
 
 from hallmark.settings import Settings
 from index.catalog import VIEW_ID_OFFSET, Catalog
@@ -26,6 +27,7 @@ from index.scoring import (
     DECISIVE_INLIERS,
     DECISIVE_LOW_AGREEMENT,
     BoostedTrees,
+    ScoreModel,
     default_score_model,
 )
 from index.service import open_catalog
@@ -334,6 +336,74 @@ def test_a_confirmed_listing_photo_adds_its_similarity_beside_the_brand_photos_e
     assert tropicana["confirmed_similarity"] == 0.0
     for field in ("similarity", "region_similarity", "region", "inliers"):
         assert tropicana[field] == pytest.approx(without["Tropicana-Apple-Juice"][field], abs=2e-4)
+
+
+@pytest.fixture(scope="module")
+def sibling_catalog(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Catalog:
+    """The demo catalog with a vanilla sibling of its Alpro blueberry package (same print, its
+    flavour's picture yellow)."""
+    home = tmp_path_factory.mktemp("siblings")
+    catalog = open_catalog(Settings(home=home / "data", model_cache=model_cache))
+    catalog.import_csv(DEMO / "catalog" / "catalog.csv")
+    vanilla = decoded(vanilla_sibling(blueberry_packshot()), quality=95)
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(vanilla.pixels, cv2.COLOR_RGB2BGR))
+    assert ok
+    sibling = ProductFields(sku="Alpro-Vanilla-Soyghurt", name="Alpro Vanilla Soyghurt", brand="Alpro")
+    catalog.add_reference(sibling, data.tobytes(), "vanilla packshot")
+    return catalog
+
+
+def _vanilla_in_a_shop() -> DecodedImage:
+    return decoded(shop_photo(vanilla_sibling(blueberry_packshot())))
+
+
+def _judged_as_a_product(**contest: float | None) -> ScoreModel:
+    """The shipped model with the given contest and no copy rule: the synthetic shop photo is made
+    from the packshot itself, so its pixels agree as a reused photo's do, and a copy is never
+    contested (pixel agreement decides copies)."""
+    return replace(default_score_model(), copy_agreement=1.01, decisive_copy_score=0.0, **contest)  # type: ignore[arg-type]
+
+
+def test_a_shop_photo_of_one_sibling_package_is_told_from_the_other_by_its_colours(
+    sibling_catalog: Catalog,
+) -> None:
+    contesting = _judged_as_a_product(contest_margin=4.0, contest_ratio=0.0)
+    result = Matcher(sibling_catalog, contesting).check([_vanilla_in_a_shop()])[0]
+    first, second = result.matches[:2]
+    assert {first.sku, second.sku} == {"Alpro-Vanilla-Soyghurt", "Alpro-Blueberry-Soyghurt"}
+    assert first.sku == "Alpro-Vanilla-Soyghurt"
+    (contest,) = first.evidence["colour_contests"]
+    assert contest["rival"] == "Alpro-Blueberry-Soyghurt"
+    assert contest["distance"] + 10 < contest["rival_distance"]
+    assert second.evidence["colour_contests"][0]["rival"] == "Alpro-Vanilla-Soyghurt"
+    assert all("colour_contests" not in match.evidence for match in result.matches[2:])
+
+
+def test_a_won_colour_contest_trades_the_two_scores_and_says_so(sibling_catalog: Catalog) -> None:
+    image = _vanilla_in_a_shop()
+    plain = Matcher(sibling_catalog, _judged_as_a_product(contest_margin=None)).check([image])[0]
+    # A margin no contest can miss: whatever the colours, the runner-up takes first place.
+    forced = _judged_as_a_product(contest_margin=-1000.0, contest_ratio=0.0)
+    overturned = Matcher(sibling_catalog, forced).check([image])[0]
+    assert "colour_contests" not in plain.matches[0].evidence
+    assert [match.sku for match in overturned.matches[:2]] == [match.sku for match in plain.matches[1::-1]]
+    assert [match.score for match in overturned.matches[:2]] == [match.score for match in plain.matches[:2]]
+    assert overturned.matches[0].evidence["colour_contests"][0]["overturned"] is True
+
+
+def test_calibration_can_have_every_aligned_pair_contested_without_reordering(
+    sibling_catalog: Catalog,
+) -> None:
+    image = _vanilla_in_a_shop()
+    model = _judged_as_a_product(contest_margin=None)
+    plain = Matcher(sibling_catalog, model).check([image])[0]
+    reported = Matcher(sibling_catalog, model, report_contests=True).check([image])[0]
+    assert [(m.sku, m.score) for m in reported.matches] == [(m.sku, m.score) for m in plain.matches]
+    contested = {
+        m.sku: m.evidence["colour_contests"] for m in reported.matches if "colour_contests" in m.evidence
+    }
+    assert set(contested) >= {"Alpro-Vanilla-Soyghurt", "Alpro-Blueberry-Soyghurt"}
+    assert all(not contest["overturned"] for contests in contested.values() for contest in contests)
 
 
 def test_verification_takes_the_closest_products_of_each_kind_of_photo_in_turn() -> None:

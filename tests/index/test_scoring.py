@@ -11,6 +11,7 @@ import pytest
 
 from index.scoring import (
     CALIBRATION_FILE,
+    CONTEST_MIN_INLIERS,
     DECISIVE_AGREEMENT,
     DECISIVE_INLIERS,
     DECISIVE_LOW_AGREEMENT,
@@ -333,3 +334,57 @@ def test_a_closer_confirmed_photo_never_lowers_the_score_and_trailing_one_never_
     assert closer == sorted(closer)
     assert behind == sorted(behind, reverse=True)
     assert closer[-1] > closer[0] + 0.1  # the fitted trees do use it
+
+
+def _contesting(margin: float | None = 3.0, ratio: float = 0.3) -> ScoreModel:
+    return replace(default_score_model(), contest_margin=margin, contest_ratio=ratio)
+
+
+def test_the_colour_contest_is_between_the_best_two_by_score() -> None:
+    evidences = [_evidence(inliers=20), _evidence(inliers=30), _evidence(inliers=25)]
+    assert _contesting().contested_pair([0.2, 0.9, 0.5], evidences) == (1, 2)
+
+
+def test_no_colour_contest_for_a_far_weaker_runner_up_a_weak_alignment_or_a_copy() -> None:
+    model = _contesting(ratio=0.3)
+    aligned = [_evidence(inliers=30), _evidence(inliers=25)]
+    assert model.contested_pair([0.9, 0.26], aligned) is None
+    assert model.contested_pair([0.9, 0.28], aligned) == (0, 1)
+    weak = [_evidence(inliers=30), _evidence(inliers=CONTEST_MIN_INLIERS - 1)]
+    assert model.contested_pair([0.9, 0.8], weak) is None
+    copy = [_evidence(inliers=60, agreement=0.99), _evidence(inliers=25)]
+    assert model.is_copy(copy[0])
+    assert model.contested_pair([0.9, 0.8], copy) is None
+    assert model.contested_pair([0.9], aligned[:1]) is None
+
+
+def test_no_colour_contest_for_a_product_with_confirmed_shop_photos() -> None:
+    model = _contesting(ratio=0.3)
+    aligned = [_evidence(inliers=30), _evidence(inliers=25)]
+    aligned[1].confirmed_photos = 3
+    assert model.contested_pair([0.9, 0.8], aligned) is None
+
+
+def test_a_model_without_a_contest_margin_holds_no_contest_and_overturns_nothing() -> None:
+    model = _contesting(margin=None)
+    assert model.contested_pair([0.9, 0.8], [_evidence(inliers=30), _evidence(inliers=25)]) is None
+    assert not model.overturns(1000.0)
+
+
+def test_only_a_colour_win_beyond_the_margin_overturns() -> None:
+    model = _contesting(margin=3.0)
+    assert not model.overturns(3.0)
+    assert model.overturns(3.5)
+    assert not model.overturns(-20.0)
+
+
+def test_the_contest_is_saved_and_an_older_calibration_loads_without_one(tmp_path: Path) -> None:
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps(_contesting(margin=4.0, ratio=0.2).to_json()))
+    loaded = ScoreModel.load(path)
+    assert (loaded.contest_margin, loaded.contest_ratio) == (4.0, 0.2)
+    older = json.loads(CALIBRATION_FILE.read_text())
+    older.pop("contest_margin", None)
+    older.pop("contest_ratio", None)
+    path.write_text(json.dumps(older))
+    assert ScoreModel.load(path).contest_margin is None
