@@ -121,6 +121,9 @@ REPORTED_KEYPOINTS = 40
 #: ``decided_by`` of a match scored by the decisive-copy rule
 #: (:meth:`index.scoring.ScoreModel.is_decisive_copy`) above what the score trees gave it.
 DECIDED_BY_COPY_RULE = "decisive copy: geometry and pixels"
+#: ``decided_by`` of a match that took first place by winning its colour contest
+#: (:func:`vision.photometric.colour_contest`).
+DECIDED_BY_CONTEST = "colour contest: geometry and colours"
 
 
 @dataclass
@@ -553,18 +556,21 @@ class Matcher:
         set_relative_evidence(evidences)
         matches = []
         by_trees = model.tree_probabilities(evidences)
-        scores = model.with_decisive_copies(by_trees, evidences)
+        by_rules = model.with_decisive_copies(by_trees, evidences)
+        scores = by_rules.copy()
         if listing is not None:
             if self.report_contests:
                 _report_every_contest(listing, candidates)
             else:
                 _hold_contest(listing, candidates, scores, model)
-        for candidate, evidence, score, tree_score in zip(
-            candidates, evidences, scores.tolist(), by_trees.tolist(), strict=True
+        for candidate, evidence, score, tree_score, rule_score in zip(
+            candidates, evidences, scores.tolist(), by_trees.tolist(), by_rules.tolist(), strict=True
         ):
             kind: MatchKind = "copy" if model.is_copy(evidence) else "product"
             payload = _evidence_json(evidence)
-            if score > tree_score:
+            if score > rule_score:
+                payload["decided_by"] = DECIDED_BY_CONTEST
+            elif rule_score > tree_score:
                 payload["decided_by"] = DECIDED_BY_COPY_RULE
             matches.append(
                 Match(

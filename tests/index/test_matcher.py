@@ -14,6 +14,7 @@ from hallmark.settings import Settings
 from index.catalog import VIEW_ID_OFFSET, Catalog
 from index.catalog_csv import ProductFields
 from index.matcher import (
+    DECIDED_BY_CONTEST,
     DECIDED_BY_COPY_RULE,
     CheckResult,
     Matcher,
@@ -388,7 +389,10 @@ def test_a_won_colour_contest_trades_the_two_scores_and_says_so(sibling_catalog:
     assert "colour_contests" not in plain.matches[0].evidence
     assert [match.sku for match in overturned.matches[:2]] == [match.sku for match in plain.matches[1::-1]]
     assert [match.score for match in overturned.matches[:2]] == [match.score for match in plain.matches[:2]]
-    assert overturned.matches[0].evidence["colour_contests"][0]["overturned"] is True
+    promoted, demoted = overturned.matches[:2]
+    assert promoted.evidence["colour_contests"][0]["overturned"] is True
+    assert promoted.evidence["decided_by"] == DECIDED_BY_CONTEST
+    assert demoted.evidence["decided_by"] != DECIDED_BY_CONTEST
 
 
 def test_calibration_can_have_every_aligned_pair_contested_without_reordering(
