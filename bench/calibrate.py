@@ -13,7 +13,8 @@ keeps the evidence (reusable with ``--reuse``), and then, from the calibration h
 - sets the least score of a decisive copy (:meth:`index.scoring.ScoreModel.is_decisive_copy`) to a
   lower confidence bound of that rule's precision;
 - sets the colour contest's margin and score ratio (:meth:`index.scoring.ScoreModel.contested_pair`)
-  to those that put the right product first for the most photos, on out-of-fold scores;
+  by the one-standard-error rule on how many more photos get their right candidate first, on
+  out-of-fold scores (:func:`choose_contest`);
 - sets the operating threshold as the lowest probability with flag precision >= 0.97 and at most
   0.5 % of no-match queries and distractors flagged, on out-of-fold scores: trees score the photos
   they were fitted on too well, and a threshold chosen on those would flag too much elsewhere.
@@ -452,8 +453,9 @@ def choose_contest(rows: list[dict[str, Any]], model: ScoreModel, probabilities:
     A pair's gain is how many more queries of ``rows`` get the right candidate first with the
     contest than without: the photos it puts right minus those it puts wrong, with a standard error
     of about the square root of their sum. Only a few dozen photos have two aligned candidates
-    close enough in score, so the gains of neighbouring pairs differ by chance; the best pair alone
-    swung between 0.1 and 0.3 in ratio from one resample of the calibration half to the next.
+    close enough in score, so the gains of neighbouring pairs differ by chance: on the development
+    sets the best pair alone sat at ratio 0.1, where the held-out half gained 2 photos, against 4-8
+    at ratios 0.2-0.5 (``BENCHMARKS.md``, fourteenth session).
 
     Args:
         rows: Collected evidence, with the contests of every aligned pair.
