@@ -180,16 +180,12 @@ def contest_gain(first: dict[str, Any], second: dict[str, Any]) -> float | None:
 def contested(
     row: dict[str, Any], evidences: list[Evidence], scores: np.ndarray, model: ScoreModel
 ) -> np.ndarray:
-    """``scores`` of a gated row after ``model``'s colour contest, as the matcher holds it."""
-    pair = model.contested_pair(scores.tolist(), evidences)
-    if pair is None:
-        return scores
-    gain = contest_gain(row["candidates"][pair[0]], row["candidates"][pair[1]])
-    if gain is None or not model.overturns(gain):
-        return scores
-    swapped = scores.copy()
-    swapped[pair[0]], swapped[pair[1]] = scores[pair[1]], scores[pair[0]]
-    return swapped
+    """``scores`` of a gated row after ``model``'s colour contest, as the matcher holds it, from
+    the contests collected."""
+    candidates = row["candidates"]
+    return model.after_contest(
+        scores, evidences, lambda first, second: contest_gain(candidates[first], candidates[second])
+    )
 
 
 def _evidence(candidate: dict[str, Any], verified: bool) -> Evidence:

@@ -557,12 +557,12 @@ class Matcher:
         matches = []
         by_trees = model.tree_probabilities(evidences)
         by_rules = model.with_decisive_copies(by_trees, evidences)
-        scores = by_rules.copy()
+        scores = by_rules
         if listing is not None:
             if self.report_contests:
                 _report_every_contest(listing, candidates)
             else:
-                _hold_contest(listing, candidates, scores, model)
+                scores = _after_contest(listing, candidates, evidences, by_rules, model)
         for candidate, evidence, score, tree_score, rule_score in zip(
             candidates, evidences, scores.tolist(), by_trees.tolist(), by_rules.tolist(), strict=True
         ):
@@ -620,29 +620,27 @@ def _report_every_contest(listing: _Listing, candidates: list[_Candidate]) -> No
                 _record(first, second, contest, overturned=False)
 
 
-def _hold_contest(
-    listing: _Listing, candidates: list[_Candidate], scores: np.ndarray, model: ScoreModel
-) -> None:
-    """Lets the runner-up take first place (the two trade scores) when it wins its colour contest
-    with the best candidate by the model's margin (:meth:`index.scoring.ScoreModel.overturns`).
+def _after_contest(
+    listing: _Listing,
+    candidates: list[_Candidate],
+    evidences: list[Evidence],
+    scores: np.ndarray,
+    model: ScoreModel,
+) -> np.ndarray:
+    """``scores`` after the model's colour contest (:meth:`index.scoring.ScoreModel.after_contest`),
+    held between the two candidates' alignments and recorded in both evidences."""
 
-    Trading scores keeps what the score says (how sure the evidence is that the listing shows one
-    of these aligned packages) and gives it to the package whose colours the listing shows.
-    """
-    evidences = [candidate.evidence for candidate in candidates if candidate.evidence is not None]
-    pair = model.contested_pair(scores.tolist(), evidences)
-    if pair is None:
-        return
-    first, second = (candidates[position] for position in pair)
-    if first.alignment is None or second.alignment is None:
-        return
-    contest = colour_contest(listing.coloured(), first.alignment, second.alignment)
-    if contest is None:
-        return
-    overturned = model.overturns(contest.second_closer_by)
-    _record(first, second, contest, overturned)
-    if overturned:
-        scores[pair[0]], scores[pair[1]] = scores[pair[1]], scores[pair[0]]
+    def hold(first_position: int, second_position: int) -> float | None:
+        first, second = candidates[first_position], candidates[second_position]
+        if first.alignment is None or second.alignment is None:
+            return None
+        contest = colour_contest(listing.coloured(), first.alignment, second.alignment)
+        if contest is None:
+            return None
+        _record(first, second, contest, model.overturns(contest.second_closer_by))
+        return contest.second_closer_by
+
+    return model.after_contest(scores, evidences, hold)
 
 
 def _zoom_part(

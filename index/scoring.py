@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -520,6 +520,41 @@ class ScoreModel:
     def overturns(self, second_closer_by: float) -> bool:
         """Whether a runner-up whose colours are this much closer to the listing's takes first place."""
         return self.contest_margin is not None and second_closer_by > self.contest_margin
+
+    def after_contest(
+        self,
+        scores: np.ndarray,
+        evidences: Sequence[Evidence],
+        second_closer_by: Callable[[int, int], float | None],
+    ) -> np.ndarray:
+        """``scores`` after the colour contest of :meth:`contested_pair`, if one is held.
+
+        The runner-up takes first place when it wins by more than :attr:`contest_margin`: the two
+        trade scores. Trading keeps what the score says (how sure the evidence is that the listing
+        shows one of these aligned packages) and gives it to the package whose colours it shows.
+
+        Args:
+            scores: One score per candidate.
+            evidences: The candidates' evidence, in the same order.
+            second_closer_by: Given the best and the runner-up's positions, how much closer the
+                listing's colours are to the runner-up's where the two differ
+                (:attr:`vision.photometric.ColourContest.second_closer_by`), or None when they
+                cannot be compared. The matcher holds the contest here; the calibration reads it
+                from collected evidence.
+
+        Returns:
+            ``scores`` itself when nothing changes, else a copy with the two traded.
+        """
+        pair = self.contested_pair(scores.tolist(), evidences)
+        if pair is None:
+            return scores
+        gain = second_closer_by(*pair)
+        if gain is None or not self.overturns(gain):
+            return scores
+        first, second = pair
+        traded = scores.copy()
+        traded[first], traded[second] = scores[second], scores[first]
+        return traded
 
     def is_copy(self, evidence: Evidence) -> bool:
         """Whether the evidence says the listing reuses this very photo (rather than shows the product)."""

@@ -365,7 +365,7 @@ def _judged_as_a_product(**contest: float | None) -> ScoreModel:
     return replace(default_score_model(), copy_agreement=1.01, decisive_copy_score=0.0, **contest)  # type: ignore[arg-type]
 
 
-def test_a_shop_photo_of_one_sibling_package_is_told_from_the_other_by_its_colours(
+def test_a_shop_photo_of_one_sibling_package_sides_with_it_in_their_colour_contest(
     sibling_catalog: Catalog,
 ) -> None:
     contesting = _judged_as_a_product(contest_margin=4.0, contest_ratio=0.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -376,6 +377,27 @@ def test_only_a_colour_win_beyond_the_margin_overturns() -> None:
     assert not model.overturns(3.0)
     assert model.overturns(3.5)
     assert not model.overturns(-20.0)
+
+
+def test_a_runner_up_winning_its_contest_by_the_margin_trades_scores_with_the_best() -> None:
+    model = _contesting(margin=3.0, ratio=0.3)
+    evidences = [_evidence(inliers=20), _evidence(inliers=30), _evidence(inliers=25)]
+    scores = np.array([0.2, 0.9, 0.5])
+    asked: list[tuple[int, int]] = []
+
+    def closer_by(gain: float | None) -> Callable[[int, int], float | None]:
+        def second_closer_by(first: int, second: int) -> float | None:
+            asked.append((first, second))
+            return gain
+
+        return second_closer_by
+
+    assert model.after_contest(scores, evidences, closer_by(5.0)).tolist() == [0.2, 0.5, 0.9]
+    assert asked == [(1, 2)]
+    assert scores.tolist() == [0.2, 0.9, 0.5]
+    for gain in (3.0, -5.0, None):
+        assert model.after_contest(scores, evidences, closer_by(gain)) is scores
+    assert _contesting(margin=None).after_contest(scores, evidences, closer_by(50.0)) is scores
 
 
 def test_the_contest_is_saved_and_an_older_calibration_loads_without_one(tmp_path: Path) -> None:
