@@ -15,6 +15,9 @@ Three stages, each spent only where the one before leaves a question open:
    means the same for every query (:mod:`index.scoring`); the photometric agreement decides whether a
    match is a ``copy`` of the reference photo or a ``product`` match. When the best two are sibling
    packages aligned on their shared print, a colour contest where the two differ may reorder them.
+   A photo the first scores leave below the threshold whose best candidates align with it has
+   their sibling packages (:mod:`index.siblings`) verified and scored too: the descriptor ranks
+   one brand's packages alike, and the right one may not have been among those it ranked first.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from index.scoring import (
     default_score_model,
     set_relative_evidence,
 )
+from index.siblings import Siblings
 from models.regions import REGIONS
 from vision.decode import DecodedImage
 from vision.geometry import (
@@ -115,7 +119,14 @@ ZOOM_MIN_SPREAD = 0.2
 FORESHORTENED_MIN_INLIERS = 5
 #: With ``report_contests`` (calibration), the candidates with the most inliers among which every
 #: pair is contested.
-REPORTED_CONTESTANTS = 5
+REPORTED_CONTESTANTS = 8
+#: A photo whose best score is below the threshold has the siblings of its best few candidates
+#: by score verified (those aligned with at least :data:`index.scoring.CONTEST_MIN_INLIERS`
+#: inliers, as a colour contest needs, and not copies) ...
+SIBLING_ANCHORS = 2
+#: ... at most this many of them, the closest to the photo by descriptor first: a few more
+#: alignments for the uncertain photos only.
+SIBLINGS_ADDED = 3
 #: Inlier pairs reported per match: enough to draw the evidence, few enough to keep answers small.
 REPORTED_KEYPOINTS = 40
 #: ``decided_by`` of a match scored by the decisive-copy rule
@@ -213,6 +224,9 @@ class _Prepared:
     stamp: IndexStamp
     scoring: _Scoring
     confirmed: _ConfirmedPhotos | None
+    #: Sibling packages among the brand photos; None for a catalog with confirmed photos, whose
+    #: candidates carry their confirmed photos' evidence, which a sibling added here would lack.
+    siblings: Siblings | None
 
 
 @dataclass(frozen=True)
@@ -238,6 +252,9 @@ class Matcher:
         report_contests: For calibration: hold a colour contest between every two aligned
             candidates (of the :data:`REPORTED_CONTESTANTS` with the most inliers) and report each
             in both candidates' evidence, without reordering any.
+        report_siblings: For calibration: verify the sibling packages (:mod:`index.siblings`) of
+            every aligned candidate of every photo and report them with the candidates, so that
+            which of them the matcher adds can be decided after scoring is fitted.
     """
 
     def __init__(
@@ -247,9 +264,11 @@ class Matcher:
         threshold: float | None = None,
         workers: int | None = None,
         report_contests: bool = False,
+        report_siblings: bool = False,
     ) -> None:
         self.catalog = catalog
         self.report_contests = report_contests
+        self.report_siblings = report_siblings
         self.workers = worker_count(catalog.settings.verify_threads if workers is None else workers)
         self._given = (calibration, threshold)
         self.reference_features = ReferenceFeatures(catalog.home)
@@ -342,7 +361,17 @@ class Matcher:
                 usual = max(top_k, scoring.model.verify_limit)
                 extended, listing = self._verify(images[row], candidates, scoring.model)
                 kept = candidates if extended else candidates[:usual]
-                return self._result(kept, top_k, scoring, listing)
+                if listing is not None and prepared.siblings is not None:
+                    kept = kept + self._siblings(
+                        listing,
+                        images[row],
+                        (kept, candidates),
+                        batch.regions[row],
+                        (loaded, prepared.siblings),
+                        scoring,
+                    )
+                # Calibration keeps every sibling it verified.
+                return self._result(kept, len(kept) if self.report_siblings else top_k, scoring, listing)
 
             return map_photos(check_one, range(count), workers)
 
@@ -375,7 +404,8 @@ class Matcher:
                     self.reference_features.foreshortened(reference)
                 except HallmarkError:
                     continue  # reported when the reference is a candidate
-        prepared = _Prepared(loaded.stamp, self._scoring_for(confirmed is not None), confirmed)
+        siblings = Siblings(loaded, loaded.index, self.reference_features) if confirmed is None else None
+        prepared = _Prepared(loaded.stamp, self._scoring_for(confirmed is not None), confirmed, siblings)
         self._prepared = prepared
         return prepared
 
@@ -472,6 +502,72 @@ class Matcher:
                 return None  # the listing reuses this photo; no other candidate can explain it better
             strongest = max(strongest, candidate.evidence.inliers)
         return strongest
+
+    def _siblings(
+        self,
+        listing: _Listing,
+        image: DecodedImage,
+        candidates: tuple[list[_Candidate], list[_Candidate]],
+        regions: np.ndarray,
+        catalog: tuple[LoadedIndex, Siblings],
+        scoring: _Scoring,
+    ) -> list[_Candidate]:
+        """The sibling packages of the photo's best aligned candidates that are not among the kept
+        ones, verified: for a photo the scores leave below the threshold, at most
+        :data:`SIBLINGS_ADDED` siblings of the best :data:`SIBLING_ANCHORS` by score; with
+        ``report_siblings`` (calibration), every sibling of every aligned candidate.
+
+        Args:
+            listing: The listing photo's features.
+            image: The listing photo.
+            candidates: The kept candidates (verified as far as the gates allow) and the search's
+                whole shortlist they begin.
+            regions: The listing's region descriptors.
+            catalog: The index version and its siblings.
+            scoring: The score model and threshold.
+        """
+        (kept, shortlist), (loaded, siblings) = candidates, catalog
+        model = scoring.model
+        evidences = [candidate.evidence for candidate in kept if candidate.evidence is not None]
+        set_relative_evidence(evidences)
+        scores = model.with_decisive_copies(model.tree_probabilities(evidences), evidences)
+        if self.report_siblings:
+            anchors, limit = list(range(len(kept))), None
+        elif len(scores) and float(scores.max()) < scoring.threshold:
+            anchors = sorted(range(len(kept)), key=lambda position: -scores[position])[:SIBLING_ANCHORS]
+            limit = SIBLINGS_ADDED
+        else:
+            return []
+        present = {candidate.reference.product_id for candidate in kept}
+        beyond = {candidate.reference.product_id: candidate for candidate in shortlist[len(kept) :]}
+        found: dict[int, tuple[_Candidate, str]] = {}
+        for position in anchors:
+            anchor, evidence = kept[position], evidences[position]
+            if evidence.inliers < CONTEST_MIN_INLIERS or model.is_copy(evidence):
+                continue
+            for sibling in siblings.of(anchor.reference):
+                if sibling.product_id in present or sibling.product_id in found:
+                    continue
+                # A product the search shortlisted but verification left behind keeps its
+                # similarities; any other is compared with the photo's regions here.
+                candidate = beyond.get(sibling.product_id) or _closest_candidate(sibling, regions, loaded)
+                found[sibling.product_id] = (candidate, anchor.reference.sku)
+        added = sorted(found.values(), key=lambda pair: -pair[0].region_similarity)[:limit]
+        for candidate, anchor_sku in added:
+            evidence = replace(_embedding_evidence(candidate, image), sibling_of=anchor_sku)
+            try:
+                candidate.evidence = self._geometric_evidence(
+                    listing, candidate, evidence, try_mirrored=False, copy_agreement=model.copy_agreement
+                )
+            except HallmarkError:  # a reference photo missing from the data directory
+                candidate.evidence = evidence
+        return [candidate for candidate, _ in added]
+
+    def siblings_of(self, reference: ReferenceInfo) -> tuple[ReferenceInfo, ...]:
+        """The sibling packages of a brand photo in the catalog as last loaded (:mod:`index.siblings`);
+        none in a catalog with confirmed photos, where none are added."""
+        prepared = self._prepare(self.catalog.load_index())
+        return () if prepared.siblings is None else prepared.siblings.of(reference)
 
     def _geometric_evidence(
         self,
@@ -896,6 +992,14 @@ def _closest_photos(
     return closest
 
 
+def _closest_candidate(reference: ReferenceInfo, regions: np.ndarray, loaded: LoadedIndex) -> _Candidate:
+    """A candidate for a photo the search did not shortlist, with its similarities to the listing's
+    regions computed from its stored vectors."""
+    vectors = loaded.view_vectors(np.array([reference.reference_id], dtype=np.int64))
+    ((_, region_similarity, region, whole),) = _closest_photos(regions, [([reference], vectors)])
+    return _Candidate(reference, whole, region_similarity, region)
+
+
 def _embedding_evidence(candidate: _Candidate, image: DecodedImage) -> Evidence:
     top, left, height, width = REGIONS[candidate.region]
     box = [
@@ -931,7 +1035,7 @@ def _evidence_json(evidence: Evidence) -> dict[str, Any]:
         if evidence.inliers > 0
         else "embedding"
     )
-    for reported_only_when_made in ("keypoints", "colour_contests"):
+    for reported_only_when_made in ("keypoints", "colour_contests", "sibling_of"):
         if payload[reported_only_when_made] is None:
             del payload[reported_only_when_made]
     return payload

@@ -148,6 +148,9 @@ class Evidence:
             "distance": d, "rival_distance": d, "overturned": bool}``: the listing's a*b* distance
             to this reference and to the rival's where the two differ, and whether the contest
             reordered them. Reported, not a score input; None when there was none.
+        sibling_of: The SKU of the candidate whose sibling package this one is, when it was
+            verified as one (:mod:`index.siblings`) rather than found by its descriptor alone.
+            Reported, not a score input; None for the candidates the descriptor found.
     """
 
     similarity: float
@@ -173,6 +176,7 @@ class Evidence:
     confirmed_photos: int = 0
     keypoints: list[list[float]] | None = None
     colour_contests: list[dict[str, Any]] | None = None
+    sibling_of: str | None = None
 
 
 def set_relative_evidence(evidences: Sequence[Evidence]) -> None:

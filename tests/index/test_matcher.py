@@ -441,3 +441,67 @@ def test_the_whole_frame_is_compared_with_untilted_views_and_the_regions_with_ev
     assert np.isneginf(kept_similarities[0, [0, 2]]).all()
     assert kept_ids[1].tolist() == ids[1].tolist()  # a region keeps its tilted hits
     assert ids[0, 0] == tilted  # the search's own arrays are left as they were
+
+
+@pytest.fixture(scope="module")
+def distant_sibling_catalog(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Catalog:
+    """The demo catalog with the vanilla sibling photographed from farther (small on a white
+    backdrop): a shop photo of it is closer to the blueberry packshot by descriptor, while local
+    features align it with both."""
+    home = tmp_path_factory.mktemp("distant-sibling")
+    catalog = open_catalog(Settings(home=home / "data", model_cache=model_cache))
+    catalog.import_csv(DEMO / "catalog" / "catalog.csv")
+    vanilla = vanilla_sibling(blueberry_packshot())
+    height, width = vanilla.shape[:2]
+    small = cv2.resize(vanilla, (width * 3 // 5, height * 3 // 5), interpolation=cv2.INTER_AREA)
+    backdrop = np.full_like(vanilla, 255)
+    top, left = (height - small.shape[0]) // 2, (width - small.shape[1]) // 2
+    backdrop[top : top + small.shape[0], left : left + small.shape[1]] = small
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(backdrop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert ok
+    sibling = ProductFields(sku="Alpro-Vanilla-Soyghurt", name="Alpro Vanilla Soyghurt", brand="Alpro")
+    catalog.add_reference(sibling, data.tobytes(), "vanilla packshot, from farther")
+    return catalog
+
+
+def _closest_only() -> ScoreModel:
+    """A product-judging model that verifies only the closest product by descriptor, never deeper."""
+    contesting = _judged_as_a_product(contest_margin=4.0, contest_ratio=0.0)
+    return replace(contesting, verify_limit=1, verify_limit_weak=0)
+
+
+def test_an_uncertain_photo_has_the_sibling_packages_of_its_best_candidates_verified(
+    distant_sibling_catalog: Catalog,
+) -> None:
+    image = _vanilla_in_a_shop()
+    # Every score at or above 0 flags: no photo is uncertain, and only the closest is verified.
+    certain = Matcher(distant_sibling_catalog, _closest_only(), threshold=0.0).check([image], top_k=1)[0]
+    assert certain.matches[0].sku == "Alpro-Blueberry-Soyghurt"
+    assert certain.matches[0].evidence["inliers"] >= 20
+    assert "sibling_of" not in certain.matches[0].evidence
+    # Below the threshold, the blueberry packshot's sibling is verified and wins their colour contest.
+    uncertain = Matcher(distant_sibling_catalog, _closest_only(), threshold=1.0).check([image], top_k=1)[0]
+    (first,) = uncertain.matches
+    assert first.sku == "Alpro-Vanilla-Soyghurt"
+    assert first.evidence["sibling_of"] == "Alpro-Blueberry-Soyghurt"
+    assert first.evidence["inliers"] >= 20
+    assert first.evidence["colour_contests"][0]["rival"] == "Alpro-Blueberry-Soyghurt"
+
+
+def test_calibration_has_every_sibling_of_every_aligned_candidate_verified_and_kept(
+    distant_sibling_catalog: Catalog,
+) -> None:
+    image = _vanilla_in_a_shop()
+    matcher = Matcher(distant_sibling_catalog, _closest_only(), threshold=0.0, report_siblings=True)
+    result = matcher.check([image], top_k=1)[0]
+    assert sorted(match.sku for match in result.matches) == [
+        "Alpro-Blueberry-Soyghurt",
+        "Alpro-Vanilla-Soyghurt",
+    ]
+    (sibling,) = [match for match in result.matches if "sibling_of" in match.evidence]
+    assert (sibling.sku, sibling.evidence["sibling_of"]) == (
+        "Alpro-Vanilla-Soyghurt",
+        "Alpro-Blueberry-Soyghurt",
+    )
+    blueberry = next(match.reference for match in result.matches if match.sku == "Alpro-Blueberry-Soyghurt")
+    assert [reference.sku for reference in matcher.siblings_of(blueberry)] == ["Alpro-Vanilla-Soyghurt"]
