@@ -53,10 +53,17 @@ from bench.run import (
 from bench.splits import hash_half, in_calibration_split
 from hallmark.settings import Settings
 from index.checking import check_paths
-from index.matcher import Matcher, VerificationGate, verification_order
+from index.matcher import (
+    SIBLING_ANCHORS,
+    SIBLINGS_ADDED,
+    Matcher,
+    VerificationGate,
+    verification_order,
+)
 from index.scoring import (
     CALIBRATION_FILE,
     CONFIRMED_CALIBRATION_FILE,
+    CONTEST_MIN_INLIERS,
     MONOTONIC,
     BoostedTrees,
     Evidence,
@@ -148,11 +155,18 @@ def collect(
         settings = Settings(home=Path(home), model_cache=model_cache)
         catalog = open_catalog(settings)
         catalog.import_csv(situation.catalog_csv)
-        matcher = Matcher(catalog, collecting, report_contests=True)
+        matcher = Matcher(catalog, collecting, report_contests=True, report_siblings=True)
         rows = []
         for outcome in check_paths(matcher, situation.queries + distractors, COLLECT_LIMIT, 32):
             if outcome.result is None:
                 continue
+            matches = outcome.result.matches
+            # The sibling packages of each candidate that could bring its own (see gated).
+            siblings = {
+                match.sku: [sibling.sku for sibling in matcher.siblings_of(match.reference)]
+                for match in matches
+                if match.evidence["inliers"] >= CONTEST_MIN_INLIERS
+            }
             rows.append(
                 {
                     "set": situation.name,
@@ -160,8 +174,9 @@ def collect(
                     "truth": situation.truth.get(outcome.name),
                     "candidates": [
                         {"sku": match.sku, **{k: v for k, v in match.evidence.items() if k != "keypoints"}}
-                        for match in outcome.result.matches
+                        for match in matches
                     ],
+                    "siblings": {sku: skus for sku, skus in siblings.items() if skus},
                 }
             )
     return rows
@@ -207,18 +222,39 @@ def _confirmed_or_none(candidate: dict[str, Any]) -> float | None:
     return candidate["confirmed_similarity"] if candidate.get("confirmed_photos") else None
 
 
-def gated(rows: list[dict[str, Any]], model: ScoreModel) -> list[tuple[dict[str, Any], list[Evidence]]]:
+def searched(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """A query's candidates that the search found: those collected as sibling packages of an
+    aligned candidate (``sibling_of``) left out."""
+    return [candidate for candidate in row["candidates"] if not candidate.get("sibling_of")]
+
+
+def gated(
+    rows: list[dict[str, Any]],
+    model: ScoreModel,
+    add_siblings: bool = True,
+    deciding: ScoreModel | None = None,
+) -> list[tuple[dict[str, Any], list[Evidence]]]:
     """Each query's candidates as the matcher would see them under ``model``'s verification gates.
 
     As in :class:`index.matcher.Matcher`: the best products in
     :func:`index.matcher.verification_order`, those past the gates left unverified, none verified
     after a confirmed copy, the next ones up to ``verify_limit_weak`` verified (and kept) only when
-    the usual ones all match weakly, and the inlier margins taken over the kept list. Returns the
-    candidates in that order.
+    the usual ones all match weakly, then the sibling packages of the best aligned candidates of a
+    photo scored below the threshold (:func:`with_siblings`), and the inlier margins taken over the
+    kept list. Returns the candidates in that order.
+
+    Args:
+        rows: Collected evidence.
+        model: The gates.
+        add_siblings: Whether sibling packages are added (the matcher adds none in a catalog
+            with confirmed photos, nor before it decides whether to verify deeper).
+        deciding: The scores and threshold that decide which photos have siblings added (while
+            trees are fitted, the previous ones, so that the candidates do not depend on the trees
+            being fitted); None for ``model``'s own.
     """
     out: list[tuple[dict[str, Any], list[Evidence]]] = []
     for row in rows:
-        candidates = row["candidates"]
+        candidates = searched(row)
         order = verification_order(
             [candidate["region_similarity"] for candidate in candidates],
             [_confirmed_or_none(candidate) for candidate in candidates],
@@ -249,8 +285,45 @@ def gated(rows: list[dict[str, Any]], model: ScoreModel) -> list[tuple[dict[str,
         if not extended:
             ordered, evidences = ordered[:usual], evidences[:usual]
         set_relative_evidence(evidences)
+        if add_siblings:
+            ordered, evidences = with_siblings(row, ordered, evidences, deciding or model)
         out.append(({**row, "candidates": ordered}, evidences))
     return out
+
+
+def with_siblings(
+    row: dict[str, Any], ordered: list[dict[str, Any]], evidences: list[Evidence], model: ScoreModel
+) -> tuple[list[dict[str, Any]], list[Evidence]]:
+    """A gated query's candidates with the sibling packages the matcher would add, verified.
+
+    As :class:`index.matcher.Matcher` adds them: when ``model`` scores every candidate below its
+    threshold, the siblings (collected in ``row["siblings"]``) of the best
+    :data:`index.matcher.SIBLING_ANCHORS` by score that are aligned with at least
+    :data:`index.scoring.CONTEST_MIN_INLIERS` inliers and not copies, at most
+    :data:`index.matcher.SIBLINGS_ADDED`, the closest by region similarity first. Rows collected
+    without siblings (catalogs with confirmed photos, older evidence) are returned as they are.
+    """
+    relation: dict[str, list[str]] = row.get("siblings") or {}
+    if not relation or not evidences:
+        return ordered, evidences
+    scores = model.with_decisive_copies(model.tree_probabilities(evidences), evidences)
+    if float(scores.max()) >= model.threshold:
+        return ordered, evidences
+    present = {candidate["sku"] for candidate in ordered}
+    collected = {candidate["sku"]: candidate for candidate in row["candidates"] if candidate["verified"]}
+    found: dict[str, dict[str, Any]] = {}
+    for position in sorted(range(len(ordered)), key=lambda position: -scores[position])[:SIBLING_ANCHORS]:
+        if evidences[position].inliers < CONTEST_MIN_INLIERS or model.is_copy(evidences[position]):
+            continue
+        for sku in relation.get(ordered[position]["sku"], ()):
+            if sku not in present and sku not in found and sku in collected:
+                found[sku] = collected[sku]
+    added = sorted(found.values(), key=lambda candidate: -candidate["region_similarity"])[:SIBLINGS_ADDED]
+    if not added:
+        return ordered, evidences
+    evidences = evidences + [_evidence(candidate, True) for candidate in added]
+    set_relative_evidence(evidences)
+    return ordered + added, evidences
 
 
 def _verify_range(
@@ -280,7 +353,7 @@ def weak_inliers(rows: list[dict[str, Any]], model: ScoreModel) -> int:
     the time) the matcher verifies further candidates.
     """
     best: list[tuple[int, bool]] = []
-    for row, evidences in gated([row for row in rows if row["truth"]], model):
+    for row, evidences in gated([row for row in rows if row["truth"]], model, add_siblings=False):
         verified = [
             (evidence.inliers, candidate["sku"] == row["truth"])
             for candidate, evidence in zip(row["candidates"], evidences, strict=True)
@@ -371,13 +444,13 @@ def fit(rows: list[dict[str, Any]], base: ScoreModel) -> ScoreModel:
         row for row in rows if in_calibration_split(row["query"]) and not row["set"].startswith(CONFIRMED_SET)
     ]
     true_similarities = np.array(
-        [c["region_similarity"] for row in train for c in row["candidates"] if c["sku"] == row["truth"]]
+        [c["region_similarity"] for row in train for c in searched(row) if c["sku"] == row["truth"]]
     )
     gaps = np.array(
         [
-            max(c["region_similarity"] for c in row["candidates"]) - c["region_similarity"]
+            max(c["region_similarity"] for c in searched(row)) - c["region_similarity"]
             for row in train
-            for c in row["candidates"]
+            for c in searched(row)
             if c["sku"] == row["truth"]
         ]
     )
@@ -390,14 +463,14 @@ def fit(rows: list[dict[str, Any]], base: ScoreModel) -> ScoreModel:
         c["agreement"]
         for row in train
         if row["set"] == "copy-detection"
-        for c in row["candidates"]
+        for c in searched(row)
         if c["sku"] == row["truth"] and c["verified"]
     ]
     products = [
         c["agreement"]
         for row in train
         if row["set"] == "product-match"
-        for c in row["candidates"]
+        for c in searched(row)
         if c["sku"] == row["truth"] and c["verified"]
     ]
     # Midway between the products' 99th and the copies' 5th percentile of agreement.
@@ -409,7 +482,7 @@ def fit(rows: list[dict[str, Any]], base: ScoreModel) -> ScoreModel:
     # previous calibration's extension.
     usual_only = replace(model, verify_limit_weak=0)
     model = replace(model, weak_inliers=weak_inliers(train, usual_only), verify_limit_weak=COLLECT_LIMIT)
-    return _fit_scores(train, model, lambda row: f"{row['set']}/{row['query']}")
+    return _fit_scores(train, model, lambda row: f"{row['set']}/{row['query']}", add_siblings=True)
 
 
 def fit_confirmed(rows: list[dict[str, Any]], brand_photos: ScoreModel) -> ScoreModel:
@@ -418,29 +491,47 @@ def fit_confirmed(rows: list[dict[str, Any]], brand_photos: ScoreModel) -> Score
     The gates and the copy rule are those of ``brand_photos`` (the model :func:`fit` gives); the
     trees and the threshold are fitted on every catalog of the calibration half, with and without
     confirmed photos, so that they also score copies and products with no confirmed photo.
-    A photo checked against several catalogs keeps all its rows in one fold.
+    A photo checked against several catalogs keeps all its rows in one fold. The matcher adds no
+    sibling packages in such catalogs, so none are added here.
     """
     train = [row for row in rows if in_calibration_split(row["query"])]
-    return _fit_scores(train, brand_photos, lambda row: str(row["query"]))
+    return _fit_scores(train, brand_photos, lambda row: str(row["query"]), add_siblings=False)
 
 
 def _fit_scores(
-    train: list[dict[str, Any]], model: ScoreModel, group_of: Callable[[dict[str, Any]], str]
+    train: list[dict[str, Any]],
+    model: ScoreModel,
+    group_of: Callable[[dict[str, Any]], str],
+    add_siblings: bool,
 ) -> ScoreModel:
-    """``model`` with score trees fitted on ``train`` and the threshold chosen out of fold."""
+    """``model`` with score trees fitted on ``train`` and the threshold chosen out of fold.
+
+    Which photos have sibling packages added is decided by the entering ``model``'s scores
+    throughout, so every step sees the same candidates (the out-of-fold scores are one per
+    candidate).
+    """
+    deciding = model
     features, labels, groups = [], [], []
-    for row, evidences in gated(train, model):
+    for row, evidences in gated(train, model, add_siblings, deciding):
         for candidate, evidence in zip(row["candidates"], evidences, strict=True):
             features.append(feature_vector(evidence, model.copy_agreement))
             labels.append(float(candidate["sku"] == row["truth"]))
             groups.append(group_of(row))
     trees, out_of_fold = fit_trees(np.array(features), np.array(labels), np.array(groups))
-    model = replace(model, trees=trees, decisive_copy_score=decisive_copy_score(train, model))
-    model = choose_contest(train, model, out_of_fold)
-    return replace(model, threshold=choose_threshold(score_rows(train, model, out_of_fold)))
+    decisive = decisive_copy_score(train, model, add_siblings, deciding)
+    model = replace(model, trees=trees, decisive_copy_score=decisive)
+    model = choose_contest(train, model, out_of_fold, add_siblings, deciding)
+    scored = score_rows(train, model, out_of_fold, add_siblings, deciding)
+    return replace(model, threshold=choose_threshold(scored))
 
 
-def choose_contest(rows: list[dict[str, Any]], model: ScoreModel, probabilities: np.ndarray) -> ScoreModel:
+def choose_contest(
+    rows: list[dict[str, Any]],
+    model: ScoreModel,
+    probabilities: np.ndarray,
+    add_siblings: bool = True,
+    deciding: ScoreModel | None = None,
+) -> ScoreModel:
     """``model`` with the colour contest's margin and score ratio, chosen by the one-standard-error
     rule: the most cautious pair (the largest ratio, then the largest margin) whose gain is within
     one standard error of the best gain; no contest when even the best gain is within one standard
@@ -457,10 +548,12 @@ def choose_contest(rows: list[dict[str, Any]], model: ScoreModel, probabilities:
         rows: Collected evidence, with the contests of every aligned pair.
         model: The gates and the decisive-copy rule.
         probabilities: Out-of-fold tree scores, one per candidate in the order :func:`gated` yields.
+        add_siblings: As for :func:`gated`.
+        deciding: As for :func:`gated`.
     """
     scored = []
     position = 0
-    for row, evidences in gated(rows, model):
+    for row, evidences in gated(rows, model, add_siblings, deciding):
         trees_only = probabilities[position : position + len(evidences)]
         position += len(evidences)
         if row["truth"] and len(evidences) > 1:
@@ -488,7 +581,12 @@ def choose_contest(rows: list[dict[str, Any]], model: ScoreModel, probabilities:
     return replace(model, contest_margin=margin, contest_ratio=ratio)
 
 
-def decisive_copy_score(rows: list[dict[str, Any]], model: ScoreModel) -> float:
+def decisive_copy_score(
+    rows: list[dict[str, Any]],
+    model: ScoreModel,
+    add_siblings: bool = True,
+    deciding: ScoreModel | None = None,
+) -> float:
     """The least score of a decisive copy: the Clopper-Pearson lower bound (at
     :data:`DECISIVE_CONFIDENCE`) of the share of right pairs among the candidates of ``rows`` that
     ``model`` verifies and finds decisive copies; 0 when there are none.
@@ -499,7 +597,7 @@ def decisive_copy_score(rows: list[dict[str, Any]], model: ScoreModel) -> float:
     from scipy.stats import beta
 
     right = wrong = 0
-    for row, evidences in gated(rows, model):
+    for row, evidences in gated(rows, model, add_siblings, deciding):
         for candidate, evidence in zip(row["candidates"], evidences, strict=True):
             if model.is_decisive_copy(evidence):
                 if candidate["sku"] == row["truth"]:
@@ -512,7 +610,11 @@ def decisive_copy_score(rows: list[dict[str, Any]], model: ScoreModel) -> float:
 
 
 def score_rows(
-    rows: list[dict[str, Any]], model: ScoreModel, probabilities: np.ndarray | None = None
+    rows: list[dict[str, Any]],
+    model: ScoreModel,
+    probabilities: np.ndarray | None = None,
+    add_siblings: bool = True,
+    deciding: ScoreModel | None = None,
 ) -> list[tuple[dict[str, Any], float, str | None]]:
     """Each query's best score and best candidate under ``model``.
 
@@ -521,10 +623,12 @@ def score_rows(
         model: The gates and, unless ``probabilities`` is given, the scores.
         probabilities: One score per candidate in the order :func:`gated` yields them (out-of-fold
             scores, for the threshold).
+        add_siblings: As for :func:`gated`.
+        deciding: As for :func:`gated`.
     """
     scored = []
     position = 0
-    for row, evidences in gated(rows, model):
+    for row, evidences in gated(rows, model, add_siblings, deciding):
         if probabilities is None:
             scores = model.probabilities(evidences)
         else:

@@ -20,8 +20,10 @@ from bench.calibrate import (
     export_trees,
     fit_trees,
     gated,
+    with_siblings,
 )
 from bench.splits import in_calibration_split
+from index.matcher import SIBLINGS_ADDED
 from index.scoring import FEATURES, ScoreModel, default_score_model
 
 
@@ -195,3 +197,61 @@ def test_the_contest_rule_is_the_most_cautious_one_that_puts_the_most_right_prod
     assert (fitted.contest_margin, fitted.contest_ratio) == (15.0, 0.7)
     misleading = [_siblings(f"queries/a{index}.jpg", "A", 20.0) for index in range(5)]
     assert choose_contest(misleading, default_score_model(), np.array([0.8, 0.6] * 5)).contest_margin is None
+
+
+def _with_collected_siblings(anchor_inliers: int = 20) -> dict:
+    """A product photo aligned with packshot A and far from C, with four of A's sibling packages
+    collected beyond the search's shortlist (closer to the photo's descriptor than A itself)."""
+
+    def candidate(sku: str, region_similarity: float, inliers: int, sibling_of: str | None = None) -> dict:
+        found = {
+            "sku": sku,
+            "similarity": region_similarity,
+            "region_similarity": region_similarity,
+            "region": [0, 0, 10, 10],
+            "verified": True,
+            "matches": inliers + 10,
+            "inliers": inliers,
+            "inlier_ratio": 0.5,
+            "spread": 0.3,
+        }
+        return found if sibling_of is None else {**found, "sibling_of": sibling_of}
+
+    siblings = [candidate(f"B{rank}", 0.69 - rank / 100, 15, sibling_of="A") for rank in range(4)]
+    return {
+        "set": "product-match",
+        "query": "queries/1.jpg",
+        "truth": "B1",
+        "candidates": [candidate("A", 0.6, anchor_inliers), candidate("C", 0.55, 0), *siblings],
+        "siblings": {"A": [sibling["sku"] for sibling in reversed(siblings)]},
+    }
+
+
+def _gated_skus(row: dict, model: ScoreModel) -> list[str]:
+    ((gated_row, _),) = gated([row], model)
+    return [candidate["sku"] for candidate in gated_row["candidates"]]
+
+
+def test_siblings_are_verified_for_an_uncertain_photo_the_closest_first_after_the_shortlist() -> None:
+    uncertain = replace(default_score_model(), threshold=1.0)
+    skus = _gated_skus(_with_collected_siblings(), uncertain)
+    assert skus == ["A", "C", *[f"B{rank}" for rank in range(SIBLINGS_ADDED)]]
+
+
+def test_no_siblings_are_added_for_a_photo_the_scores_flag_or_without_an_aligned_anchor() -> None:
+    certain = replace(default_score_model(), threshold=0.0)
+    assert _gated_skus(_with_collected_siblings(), certain) == ["A", "C"]
+    uncertain = replace(default_score_model(), threshold=1.0)
+    assert _gated_skus(_with_collected_siblings(anchor_inliers=5), uncertain) == ["A", "C"]
+    assert _gated_skus({**_with_collected_siblings(), "siblings": {}}, uncertain) == ["A", "C"]
+
+
+def test_siblings_added_take_their_place_in_the_relative_evidence() -> None:
+    uncertain = replace(default_score_model(), threshold=1.0)
+    ((row, evidences),) = gated([_with_collected_siblings()], uncertain, add_siblings=False)
+    ordered, extended = with_siblings(_with_collected_siblings(), row["candidates"], evidences, uncertain)
+    assert len(ordered) == len(extended) == 2 + SIBLINGS_ADDED
+    by_sku = {candidate["sku"]: evidence for candidate, evidence in zip(ordered, extended, strict=True)}
+    # B0 is closer to the photo by descriptor than A: the best region similarity is now its own.
+    assert by_sku["B0"].region_rank == 0 and by_sku["A"].region_rank == SIBLINGS_ADDED
+    assert by_sku["B0"].sibling_of == "A"
