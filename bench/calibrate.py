@@ -54,6 +54,7 @@ from bench.splits import hash_half, in_calibration_split
 from hallmark.settings import Settings
 from index.checking import check_paths
 from index.matcher import (
+    SIBLING_ANCHOR_MIN_INLIERS,
     SIBLING_ANCHORS,
     SIBLINGS_ADDED,
     Matcher,
@@ -63,7 +64,6 @@ from index.matcher import (
 from index.scoring import (
     CALIBRATION_FILE,
     CONFIRMED_CALIBRATION_FILE,
-    CONTEST_MIN_INLIERS,
     MONOTONIC,
     BoostedTrees,
     Evidence,
@@ -165,7 +165,7 @@ def collect(
             siblings = {
                 match.sku: [sibling.sku for sibling in matcher.siblings_of(match.reference)]
                 for match in matches
-                if match.evidence["inliers"] >= CONTEST_MIN_INLIERS
+                if match.evidence["inliers"] >= SIBLING_ANCHOR_MIN_INLIERS
             }
             rows.append(
                 {
@@ -299,7 +299,7 @@ def with_siblings(
     As :class:`index.matcher.Matcher` adds them: when ``model`` scores every candidate below its
     threshold, the siblings (collected in ``row["siblings"]``) of the best
     :data:`index.matcher.SIBLING_ANCHORS` by score that are aligned with at least
-    :data:`index.scoring.CONTEST_MIN_INLIERS` inliers and not copies, at most
+    :data:`index.matcher.SIBLING_ANCHOR_MIN_INLIERS` inliers and not copies, at most
     :data:`index.matcher.SIBLINGS_ADDED`, the closest by region similarity first. Rows collected
     without siblings (catalogs with confirmed photos, older evidence) are returned as they are.
     """
@@ -313,7 +313,7 @@ def with_siblings(
     collected = {candidate["sku"]: candidate for candidate in row["candidates"] if candidate["verified"]}
     found: dict[str, dict[str, Any]] = {}
     for position in sorted(range(len(ordered)), key=lambda position: -scores[position])[:SIBLING_ANCHORS]:
-        if evidences[position].inliers < CONTEST_MIN_INLIERS or model.is_copy(evidences[position]):
+        if evidences[position].inliers < SIBLING_ANCHOR_MIN_INLIERS or model.is_copy(evidences[position]):
             continue
         for sku in relation.get(ordered[position]["sku"], ()):
             if sku not in present and sku not in found and sku in collected:

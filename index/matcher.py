@@ -121,9 +121,10 @@ FORESHORTENED_MIN_INLIERS = 5
 #: pair is contested.
 REPORTED_CONTESTANTS = 8
 #: A photo whose best score is below the threshold has the siblings of its best few candidates
-#: by score verified (those aligned with at least :data:`index.scoring.CONTEST_MIN_INLIERS`
-#: inliers, as a colour contest needs, and not copies) ...
+#: by score verified (those aligned with as many inliers as a colour contest needs, and not
+#: copies) ...
 SIBLING_ANCHORS = 2
+SIBLING_ANCHOR_MIN_INLIERS = CONTEST_MIN_INLIERS
 #: ... at most this many of them, the closest to the photo by descriptor first: a few more
 #: alignments for the uncertain photos only.
 SIBLINGS_ADDED = 3
@@ -380,9 +381,9 @@ class Matcher:
 
         The score model for the kind of catalog, the confirmed photos (if any) by product with the
         index split by origin, and every brand photo's local features (with its
-        foreshortened views) when the cache holds them: index-load work (like reading the FAISS
-        file), done before the first check instead of inside it; larger catalogs fill the cache on
-        demand.
+        foreshortened views) and sibling packages when the cache holds them: index-load work (like
+        reading the FAISS file), done before the first check instead of inside it, on the worker
+        threads; larger catalogs fill the cache on demand.
         """
         prepared = self._prepared
         if prepared is not None and prepared.stamp == loaded.stamp:
@@ -394,17 +395,24 @@ class Matcher:
         confirmed = None
         if any(confirmed_photos for _, confirmed_photos in by_product.values()):
             confirmed = _ConfirmedPhotos(by_product, *_split_by_origin(loaded))
+        siblings = Siblings(loaded, loaded.index, self.reference_features) if confirmed is None else None
         # Confirmed photos are verified against only for a product with no photo of the brand's.
         verified = [reference for reference in loaded.references.values() if not reference.confirmed]
         if (2 + len(FORESHORTENINGS)) * len(verified) <= self.reference_features.capacity:
-            for reference in verified:
+
+            def features_of(reference: ReferenceInfo) -> None:
                 try:
                     self.reference_features.get(reference)
                     self.reference_features.get(reference, mirrored=True)
                     self.reference_features.foreshortened(reference)
                 except HallmarkError:
-                    continue  # reported when the reference is a candidate
-        siblings = Siblings(loaded, loaded.index, self.reference_features) if confirmed is None else None
+                    pass  # reported when the reference is a candidate
+
+            workers = min(self.workers, len(verified))
+            with single_threaded_kernels() if workers > 1 else nullcontext():
+                map_photos(features_of, verified, workers)
+                if siblings is not None:  # every photo's features are there now
+                    map_photos(siblings.of, verified, workers)
         prepared = _Prepared(loaded.stamp, self._scoring_for(confirmed is not None), confirmed, siblings)
         self._prepared = prepared
         return prepared
@@ -543,7 +551,7 @@ class Matcher:
         found: dict[int, tuple[_Candidate, str]] = {}
         for position in anchors:
             anchor, evidence = kept[position], evidences[position]
-            if evidence.inliers < CONTEST_MIN_INLIERS or model.is_copy(evidence):
+            if evidence.inliers < SIBLING_ANCHOR_MIN_INLIERS or model.is_copy(evidence):
                 continue
             for sibling in siblings.of(anchor.reference):
                 if sibling.product_id in present or sibling.product_id in found:

@@ -22,7 +22,7 @@ from hallmark.errors import HallmarkError
 from index.catalog import LoadedIndex, ReferenceInfo, reference_ids_of
 from index.faiss_store import VectorIndex
 from index.reference_features import ReferenceFeatures
-from vision.geometry import verify
+from vision.geometry import LocalFeatures, fit_alignment, match_features
 
 #: Fewest inliers (either way round) between two catalog photos that share their print. Photos of
 #: unrelated products in the development catalogs align with at most 14 by chance; one brand's
@@ -86,8 +86,17 @@ class Siblings:
                 features = self._features.get(other)
             except HallmarkError:
                 continue
-            inliers = max(verify(own, features).inliers, verify(features, own).inliers)
+            inliers = max(_inliers(own, features), _inliers(features, own))
             if inliers >= SIBLING_MIN_INLIERS:
                 aligned.append((inliers, other))
         aligned.sort(key=lambda pair: -pair[0])
         return tuple(other for _, other in aligned)
+
+
+def _inliers(first: LocalFeatures, second: LocalFeatures) -> int:
+    """Inliers of ``first`` aligned onto ``second``; 0 without fitting when too few features match
+    to reach :data:`SIBLING_MIN_INLIERS` (as for most pairs: the fit is skipped, not the ratio test)."""
+    matches = match_features(first, second)
+    if len(matches.query_indices) < SIBLING_MIN_INLIERS:
+        return 0
+    return fit_alignment(first, second, matches).inliers
