@@ -2,14 +2,17 @@
 
 One brand's flavours, fat contents and editions share a logo and a layout and differ in a band, a
 picture or a cap, so the network's descriptor of a shop photo lands about as close to any of them,
-and the right one is often not among the products it ranks first (the shop photo of a vanilla
-yoghurt whose strawberry sibling is ranked first and its own packshot 17th). Local features find
+and the right one is often not among the products it ranks first (a shop photo of a vanilla
+yoghurt whose strawberry sibling the descriptor ranks 15th and its own packshot not among the 16
+first). Local features find
 what the descriptor misses: when a shop photo aligns with a packshot, its siblings are worth
 verifying too, and the colour contest (:func:`vision.photometric.colour_contest`) tells them apart.
 
 Two photos are siblings when either aligns with the other with at least
 :data:`SIBLING_MIN_INLIERS` inliers. Only the products nearest to a photo by descriptor are tried,
 so finding a photo's siblings costs a few alignments of small packshots, once per index version.
+Photos that share a background align as well (garments photographed on one floor): they are
+siblings too, and verifying them costs only time, as the scores decide.
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ _NEIGHBOUR_HITS = 64
 
 
 class Siblings:
-    """The sibling photos of each brand photo in one index version, found on first need and kept.
+    """The sibling photos of each brand photo in one index version, found on first need and kept
+    (:class:`index.matcher.Matcher` asks for every photo's when it loads an index whose features
+    its cache holds).
 
     Safe to share between threads: two threads asking for one photo at once compute the same
     answer, and either keeps it.
