@@ -382,8 +382,9 @@ class Matcher:
         The score model for the kind of catalog, the confirmed photos (if any) by product with the
         index split by origin, and every brand photo's local features (with its
         foreshortened views) and sibling packages when the cache holds them: index-load work (like
-        reading the FAISS file), done before the first check instead of inside it, on the worker
-        threads; larger catalogs fill the cache on demand.
+        reading the FAISS file), done once per index version before any photo is verified (by the
+        first check, or ``check([])``), on the worker threads; larger catalogs fill the cache on
+        demand.
         """
         prepared = self._prepared
         if prepared is not None and prepared.stamp == loaded.stamp:
@@ -520,10 +521,12 @@ class Matcher:
         catalog: tuple[LoadedIndex, Siblings],
         scoring: _Scoring,
     ) -> list[_Candidate]:
-        """The sibling packages of the photo's best aligned candidates that are not among the kept
-        ones, verified: for a photo the scores leave below the threshold, at most
+        """The sibling packages of the photo's best aligned candidates that were not verified,
+        verified: for a photo the score model leaves below its threshold, at most
         :data:`SIBLINGS_ADDED` siblings of the best :data:`SIBLING_ANCHORS` by score; with
-        ``report_siblings`` (calibration), every sibling of every aligned candidate.
+        ``report_siblings`` (calibration), every sibling of every aligned candidate. A sibling among
+        the kept candidates that the gates turned away is verified where it stands; the others are
+        returned, to be added. One whose stored photo went missing is left out.
 
         Args:
             listing: The listing photo's features.
@@ -539,43 +542,73 @@ class Matcher:
         evidences = [candidate.evidence for candidate in kept if candidate.evidence is not None]
         set_relative_evidence(evidences)
         scores = model.with_decisive_copies(model.tree_probabilities(evidences), evidences)
+        # The model's own threshold, not an operator's: which candidates are verified stays what
+        # calibration measured, whatever threshold flags.
         if self.report_siblings:
-            anchors, limit = list(range(len(kept))), None
-        elif len(scores) and float(scores.max()) < scoring.threshold:
+            anchors, limit = list(range(len(kept))), len(loaded.references)
+        elif len(scores) and float(scores.max()) < model.threshold:
             anchors = sorted(range(len(kept)), key=lambda position: -scores[position])[:SIBLING_ANCHORS]
             limit = SIBLINGS_ADDED
         else:
             return []
-        present = {candidate.reference.product_id for candidate in kept}
+        verified = {
+            candidate.reference.product_id
+            for candidate in kept
+            if candidate.evidence and candidate.evidence.verified
+        }
+        # Kept but not verified (turned away by the gates): verified where they stand.
+        unverified: dict[int, tuple[int | None, _Candidate]] = {
+            candidate.reference.product_id: (position, candidate)
+            for position, candidate in enumerate(kept)
+            if candidate.reference.product_id not in verified
+        }
         beyond = {candidate.reference.product_id: candidate for candidate in shortlist[len(kept) :]}
-        found: dict[int, tuple[_Candidate, str]] = {}
+        found: dict[int, tuple[_Candidate, str, int | None]] = {}
         for position in anchors:
             anchor, evidence = kept[position], evidences[position]
             if evidence.inliers < SIBLING_ANCHOR_MIN_INLIERS or model.is_copy(evidence):
                 continue
             for sibling in siblings.of(anchor.reference):
-                if sibling.product_id in present or sibling.product_id in found:
+                if sibling.product_id in verified or sibling.product_id in found:
                     continue
-                # A product the search shortlisted but verification left behind keeps its
-                # similarities; any other is compared with the photo's regions here.
-                candidate = beyond.get(sibling.product_id) or _closest_candidate(sibling, regions, loaded)
-                found[sibling.product_id] = (candidate, anchor.reference.sku)
-        added = sorted(found.values(), key=lambda pair: -pair[0].region_similarity)[:limit]
-        for candidate, anchor_sku in added:
+                # A product the search shortlisted keeps its similarities; any other is compared
+                # with the photo's regions here.
+                where, candidate = unverified.get(sibling.product_id) or (
+                    None,
+                    beyond.get(sibling.product_id) or _closest_candidate(sibling, regions, loaded),
+                )
+                found[sibling.product_id] = (candidate, anchor.reference.sku, where)
+        added: list[_Candidate] = []
+        verifications = 0
+        for candidate, anchor_sku, where in sorted(
+            found.values(), key=lambda item: -item[0].region_similarity
+        ):
+            if verifications == limit:
+                break
             evidence = replace(_embedding_evidence(candidate, image), sibling_of=anchor_sku)
             try:
                 candidate.evidence = self._geometric_evidence(
-                    listing, candidate, evidence, try_mirrored=False, copy_agreement=model.copy_agreement
+                    listing,
+                    candidate,
+                    evidence,
+                    try_mirrored=where is not None and where < MIRRORED_CANDIDATES,
+                    copy_agreement=model.copy_agreement,
                 )
-            except HallmarkError:  # a reference photo missing from the data directory
-                candidate.evidence = evidence
-        return [candidate for candidate, _ in added]
+            except HallmarkError:  # a reference photo missing from the data directory: left out
+                continue
+            verifications += 1
+            if where is None:
+                added.append(candidate)
+        return added
 
     def siblings_of(self, reference: ReferenceInfo) -> tuple[ReferenceInfo, ...]:
         """The sibling packages of a brand photo in the catalog as last loaded (:mod:`index.siblings`);
         none in a catalog with confirmed photos, where none are added."""
-        prepared = self._prepare(self.catalog.load_index())
-        return () if prepared.siblings is None else prepared.siblings.of(reference)
+        loaded = self.catalog.load_index()
+        prepared = self._prepare(loaded)
+        if prepared.siblings is None or reference.reference_id not in loaded.references:
+            return ()
+        return prepared.siblings.of(reference)
 
     def _geometric_evidence(
         self,

@@ -8,9 +8,10 @@ first). Local features find
 what the descriptor misses: when a shop photo aligns with a packshot, its siblings are worth
 verifying too, and the colour contest (:func:`vision.photometric.colour_contest`) tells them apart.
 
-Two photos are siblings when either aligns with the other with at least
-:data:`SIBLING_MIN_INLIERS` inliers. Only the products nearest to a photo by descriptor are tried,
-so finding a photo's siblings costs a few alignments of small packshots, once per index version.
+A photo's siblings are the photos of the :data:`SIBLING_NEIGHBOURS` products nearest to it by
+descriptor that align with it, either way round, with at least :data:`SIBLING_MIN_INLIERS`
+inliers (so the relation holds both ways only where each is among the other's nearest). Finding a
+photo's siblings costs a few alignments of small packshots, once per index version.
 Photos that share a background align as well (garments photographed on one floor): they are
 siblings too, and verifying them costs only time, as the scores decide.
 """

@@ -464,10 +464,11 @@ def distant_sibling_catalog(tmp_path_factory: pytest.TempPathFactory, model_cach
     return catalog
 
 
-def _closest_only() -> ScoreModel:
-    """A product-judging model that verifies only the closest product by descriptor, never deeper."""
+def _closest_only(threshold: float) -> ScoreModel:
+    """A product-judging model that verifies only the closest product by descriptor, never deeper,
+    flagging from ``threshold``."""
     contesting = _judged_as_a_product(contest_margin=4.0, contest_ratio=0.0)
-    return replace(contesting, verify_limit=1, verify_limit_weak=0)
+    return replace(contesting, verify_limit=1, verify_limit_weak=0, threshold=threshold)
 
 
 def test_an_uncertain_photo_has_the_sibling_packages_of_its_best_candidates_verified(
@@ -475,12 +476,12 @@ def test_an_uncertain_photo_has_the_sibling_packages_of_its_best_candidates_veri
 ) -> None:
     image = _vanilla_in_a_shop()
     # Every score at or above 0 flags: no photo is uncertain, and only the closest is verified.
-    certain = Matcher(distant_sibling_catalog, _closest_only(), threshold=0.0).check([image], top_k=1)[0]
+    certain = Matcher(distant_sibling_catalog, _closest_only(0.0)).check([image], top_k=1)[0]
     assert certain.matches[0].sku == "Alpro-Blueberry-Soyghurt"
     assert certain.matches[0].evidence["inliers"] >= 20
     assert "sibling_of" not in certain.matches[0].evidence
     # Below the threshold, the blueberry packshot's sibling is verified and wins their colour contest.
-    uncertain = Matcher(distant_sibling_catalog, _closest_only(), threshold=1.0).check([image], top_k=1)[0]
+    uncertain = Matcher(distant_sibling_catalog, _closest_only(1.0)).check([image], top_k=1)[0]
     (first,) = uncertain.matches
     assert first.sku == "Alpro-Vanilla-Soyghurt"
     assert first.evidence["sibling_of"] == "Alpro-Blueberry-Soyghurt"
@@ -488,11 +489,33 @@ def test_an_uncertain_photo_has_the_sibling_packages_of_its_best_candidates_veri
     assert first.evidence["colour_contests"][0]["rival"] == "Alpro-Blueberry-Soyghurt"
 
 
+def test_a_sibling_kept_but_not_verified_is_verified_where_it_stands(
+    distant_sibling_catalog: Catalog,
+) -> None:
+    # Asking for five matches keeps five candidates, of which the model verifies only the closest;
+    # the vanilla sibling is among the other four, and is verified as it would be if added.
+    result = Matcher(distant_sibling_catalog, _closest_only(1.0)).check([_vanilla_in_a_shop()], top_k=5)[0]
+    first = result.matches[0]
+    assert (first.sku, first.evidence["sibling_of"]) == ("Alpro-Vanilla-Soyghurt", "Alpro-Blueberry-Soyghurt")
+    assert first.evidence["verified"] and first.evidence["inliers"] >= 20
+    assert len({match.sku for match in result.matches}) == 5
+
+
+def test_an_operators_threshold_does_not_change_which_candidates_are_verified(
+    distant_sibling_catalog: Catalog,
+) -> None:
+    image = _vanilla_in_a_shop()
+    shipped = Matcher(distant_sibling_catalog, _closest_only(0.0)).check([image], top_k=1)[0]
+    strict = Matcher(distant_sibling_catalog, _closest_only(0.0), threshold=1.0).check([image], top_k=1)[0]
+    assert [(m.sku, m.score) for m in strict.matches] == [(m.sku, m.score) for m in shipped.matches]
+    assert (shipped.verdict, strict.verdict) == ("product", "none")
+
+
 def test_calibration_has_every_sibling_of_every_aligned_candidate_verified_and_kept(
     distant_sibling_catalog: Catalog,
 ) -> None:
     image = _vanilla_in_a_shop()
-    matcher = Matcher(distant_sibling_catalog, _closest_only(), threshold=0.0, report_siblings=True)
+    matcher = Matcher(distant_sibling_catalog, _closest_only(0.0), report_siblings=True)
     result = matcher.check([image], top_k=1)[0]
     assert sorted(match.sku for match in result.matches) == [
         "Alpro-Blueberry-Soyghurt",
