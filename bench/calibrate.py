@@ -299,9 +299,11 @@ def with_siblings(
     As :class:`index.matcher.Matcher` adds them: when ``model`` scores every candidate below its
     threshold, the siblings (collected in ``row["siblings"]``) of the best
     :data:`index.matcher.SIBLING_ANCHORS` by score that are aligned with at least
-    :data:`index.matcher.SIBLING_ANCHOR_MIN_INLIERS` inliers and not copies, at most
-    :data:`index.matcher.SIBLINGS_ADDED`, the closest by region similarity first. Rows collected
-    without siblings (catalogs with confirmed photos, older evidence) are returned as they are.
+    :data:`index.matcher.SIBLING_ANCHOR_MIN_INLIERS` inliers and not copies, and were not verified,
+    at most :data:`index.matcher.SIBLINGS_ADDED`, the closest by region similarity first: one among
+    the candidates (turned away by the gates) verified where it stands, any other added. Rows
+    collected without siblings (catalogs with confirmed photos, older evidence) are returned as
+    they are.
     """
     relation: dict[str, list[str]] = row.get("siblings") or {}
     if not relation or not evidences:
@@ -309,19 +311,34 @@ def with_siblings(
     scores = model.with_decisive_copies(model.tree_probabilities(evidences), evidences)
     if float(scores.max()) >= model.threshold:
         return ordered, evidences
-    present = {candidate["sku"] for candidate in ordered}
+    verified = {
+        candidate["sku"] for candidate, evidence in zip(ordered, evidences, strict=True) if evidence.verified
+    }
+    # Kept but turned away by the gates: verified where they stand.
+    unverified = {
+        candidate["sku"]: position
+        for position, candidate in enumerate(ordered)
+        if candidate["sku"] not in verified
+    }
     collected = {candidate["sku"]: candidate for candidate in row["candidates"] if candidate["verified"]}
     found: dict[str, dict[str, Any]] = {}
     for position in sorted(range(len(ordered)), key=lambda position: -scores[position])[:SIBLING_ANCHORS]:
         if evidences[position].inliers < SIBLING_ANCHOR_MIN_INLIERS or model.is_copy(evidences[position]):
             continue
         for sku in relation.get(ordered[position]["sku"], ()):
-            if sku not in present and sku not in found and sku in collected:
+            if sku not in verified and sku not in found and sku in collected:
                 found[sku] = collected[sku]
-    added = sorted(found.values(), key=lambda candidate: -candidate["region_similarity"])[:SIBLINGS_ADDED]
-    if not added:
+    chosen = sorted(found.values(), key=lambda candidate: -candidate["region_similarity"])[:SIBLINGS_ADDED]
+    if not chosen:
         return ordered, evidences
-    evidences = evidences + [_evidence(candidate, True) for candidate in added]
+    evidences = list(evidences)
+    added = []
+    for candidate in chosen:
+        if candidate["sku"] in unverified:
+            evidences[unverified[candidate["sku"]]] = _evidence(candidate, True)
+        else:
+            added.append(candidate)
+            evidences.append(_evidence(candidate, True))
     set_relative_evidence(evidences)
     return ordered + added, evidences
 
@@ -506,9 +523,12 @@ def _fit_scores(
 ) -> ScoreModel:
     """``model`` with score trees fitted on ``train`` and the threshold chosen out of fold.
 
-    Which photos have sibling packages added is decided by the entering ``model``'s scores
-    throughout, so every step sees the same candidates (the out-of-fold scores are one per
-    candidate).
+    Which photos have sibling packages added depends on the scores, and is decided by the entering
+    ``model`` (the previous calibration) throughout, so every step sees the same candidates (the
+    out-of-fold scores are one per candidate). The fitted model then decides a little differently
+    from the one that decided; refitting until the two agree was tried, and its refits gained half
+    as much product recall@1 (``BENCHMARKS.md``, fifteenth session): trees decide too confidently
+    on the photos they were fitted on, so fewer of those got siblings to learn from.
     """
     deciding = model
     features, labels, groups = [], [], []

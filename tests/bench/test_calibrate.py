@@ -255,3 +255,21 @@ def test_siblings_added_take_their_place_in_the_relative_evidence() -> None:
     # B0 is closer to the photo by descriptor than A: the best region similarity is now its own.
     assert by_sku["B0"].region_rank == 0 and by_sku["A"].region_rank == SIBLINGS_ADDED
     assert by_sku["B0"].sibling_of == "A"
+
+
+def test_a_sibling_the_gates_turned_away_is_verified_where_it_stands() -> None:
+    row = _with_collected_siblings()
+    far_sibling = {
+        **row["candidates"][1],
+        "sku": "D",
+        "similarity": 0.3,
+        "region_similarity": 0.3,
+        "inliers": 15,
+    }
+    row = {**row, "candidates": [row["candidates"][0], far_sibling], "siblings": {"A": ["D"]}}
+    ((_, plain),) = gated([row], replace(default_score_model(), threshold=0.0))
+    assert [evidence.verified for evidence in plain] == [True, False]
+    ((gated_row, evidences),) = gated([row], replace(default_score_model(), threshold=1.0))
+    assert [candidate["sku"] for candidate in gated_row["candidates"]] == ["A", "D"]
+    assert [evidence.verified for evidence in evidences] == [True, True]
+    assert evidences[1].inliers == 15
