@@ -54,8 +54,6 @@ from bench.splits import hash_half, in_calibration_split
 from hallmark.settings import Settings
 from index.checking import check_paths
 from index.matcher import (
-    SIBLING_ANCHOR_MIN_INLIERS,
-    SIBLING_ANCHORS,
     SIBLINGS_ADDED,
     Matcher,
     VerificationGate,
@@ -65,6 +63,7 @@ from index.scoring import (
     CALIBRATION_FILE,
     CONFIRMED_CALIBRATION_FILE,
     MONOTONIC,
+    SIBLING_ANCHOR_MIN_INLIERS,
     BoostedTrees,
     Evidence,
     ScoreModel,
@@ -296,10 +295,8 @@ def with_siblings(
 ) -> tuple[list[dict[str, Any]], list[Evidence]]:
     """A gated query's candidates with the sibling packages the matcher would add, verified.
 
-    As :class:`index.matcher.Matcher` adds them: when ``model`` scores every candidate below its
-    threshold, the siblings (collected in ``row["siblings"]``) of the best
-    :data:`index.matcher.SIBLING_ANCHORS` by score that are aligned with at least
-    :data:`index.matcher.SIBLING_ANCHOR_MIN_INLIERS` inliers and not copies, and were not verified,
+    As :class:`index.matcher.Matcher` adds them: the siblings (collected in ``row["siblings"]``)
+    of the anchors :meth:`index.scoring.ScoreModel.sibling_anchors` gives that were not verified,
     at most :data:`index.matcher.SIBLINGS_ADDED`, the closest by region similarity first: one among
     the candidates (turned away by the gates) verified where it stands, any other added. Rows
     collected without siblings (catalogs with confirmed photos, older evidence) are returned as
@@ -308,8 +305,8 @@ def with_siblings(
     relation: dict[str, list[str]] = row.get("siblings") or {}
     if not relation or not evidences:
         return ordered, evidences
-    scores = model.with_decisive_copies(model.tree_probabilities(evidences), evidences)
-    if float(scores.max()) >= model.threshold:
+    anchors = model.sibling_anchors(model.probabilities(evidences), evidences)
+    if not anchors:
         return ordered, evidences
     verified = {
         candidate["sku"] for candidate, evidence in zip(ordered, evidences, strict=True) if evidence.verified
@@ -322,9 +319,7 @@ def with_siblings(
     }
     collected = {candidate["sku"]: candidate for candidate in row["candidates"] if candidate["verified"]}
     found: dict[str, dict[str, Any]] = {}
-    for position in sorted(range(len(ordered)), key=lambda position: -scores[position])[:SIBLING_ANCHORS]:
-        if evidences[position].inliers < SIBLING_ANCHOR_MIN_INLIERS or model.is_copy(evidences[position]):
-            continue
+    for position in anchors:
         for sku in relation.get(ordered[position]["sku"], ()):
             if sku not in verified and sku not in found and sku in collected:
                 found[sku] = collected[sku]

@@ -120,13 +120,9 @@ FORESHORTENED_MIN_INLIERS = 5
 #: With ``report_contests`` (calibration), the candidates with the most inliers among which every
 #: pair is contested.
 REPORTED_CONTESTANTS = 8
-#: A photo whose best score is below the threshold has the siblings of its best few candidates
-#: by score verified (those aligned with as many inliers as a colour contest needs, and not
-#: copies) ...
-SIBLING_ANCHORS = 2
-SIBLING_ANCHOR_MIN_INLIERS = CONTEST_MIN_INLIERS
-#: ... at most this many of them, the closest to the photo by descriptor first: a few more
-#: alignments for the uncertain photos only.
+#: Sibling packages verified per photo (of the anchors of
+#: :meth:`index.scoring.ScoreModel.sibling_anchors`), the closest to the photo by descriptor
+#: first: a few more alignments for the uncertain photos only.
 SIBLINGS_ADDED = 3
 #: Inlier pairs reported per match: enough to draw the evidence, few enough to keep answers small.
 REPORTED_KEYPOINTS = 40
@@ -523,8 +519,9 @@ class Matcher:
     ) -> list[_Candidate]:
         """The sibling packages of the photo's best aligned candidates that were not verified,
         verified: for a photo the score model leaves below its threshold, at most
-        :data:`SIBLINGS_ADDED` siblings of the best :data:`SIBLING_ANCHORS` by score; with
-        ``report_siblings`` (calibration), every sibling of every aligned candidate. A sibling among
+        :data:`SIBLINGS_ADDED` siblings of the anchors
+        :meth:`index.scoring.ScoreModel.sibling_anchors` gives; with ``report_siblings``
+        (calibration), every sibling of every aligned candidate. A sibling among
         the kept candidates that the gates turned away is verified where it stands; the others are
         returned, to be added. One whose stored photo went missing is left out.
 
@@ -541,16 +538,10 @@ class Matcher:
         model = scoring.model
         evidences = [candidate.evidence for candidate in kept if candidate.evidence is not None]
         set_relative_evidence(evidences)
-        scores = model.with_decisive_copies(model.tree_probabilities(evidences), evidences)
-        # The model's own threshold, not an operator's: which candidates are verified stays what
-        # calibration measured, whatever threshold flags.
-        if self.report_siblings:
-            anchors, limit = list(range(len(kept))), len(loaded.references)
-        elif len(scores) and float(scores.max()) < model.threshold:
-            anchors = sorted(range(len(kept)), key=lambda position: -scores[position])[:SIBLING_ANCHORS]
-            limit = SIBLINGS_ADDED
-        else:
+        anchors = model.sibling_anchors(model.probabilities(evidences), evidences, every=self.report_siblings)
+        if not anchors:
             return []
+        limit = len(loaded.references) if self.report_siblings else SIBLINGS_ADDED
         verified = {
             candidate.reference.product_id
             for candidate in kept
@@ -565,9 +556,7 @@ class Matcher:
         beyond = {candidate.reference.product_id: candidate for candidate in shortlist[len(kept) :]}
         found: dict[int, tuple[_Candidate, str, int | None]] = {}
         for position in anchors:
-            anchor, evidence = kept[position], evidences[position]
-            if evidence.inliers < SIBLING_ANCHOR_MIN_INLIERS or model.is_copy(evidence):
-                continue
+            anchor = kept[position]
             for sibling in siblings.of(anchor.reference):
                 if sibling.product_id in verified or sibling.product_id in found:
                     continue

@@ -26,6 +26,8 @@ __all__ = [
     "CALIBRATION_FILE",
     "CONFIRMED_CALIBRATION_FILE",
     "CONTEST_MIN_INLIERS",
+    "SIBLING_ANCHORS",
+    "SIBLING_ANCHOR_MIN_INLIERS",
     "DECISIVE_AGREEMENT",
     "DECISIVE_INLIERS",
     "DECISIVE_LOW_AGREEMENT",
@@ -100,6 +102,11 @@ DECISIVE_SPREAD = 0.2
 #: Fewest inliers each of two candidates needs for a colour contest between them
 #: (:meth:`ScoreModel.contested_pair`): a weaker homography puts the colours in the wrong places.
 CONTEST_MIN_INLIERS = 6
+#: A photo the score model leaves below its threshold has the sibling packages
+#: (:mod:`index.siblings`) of its best few candidates by score verified ...
+SIBLING_ANCHORS = 2
+#: ... those aligned with as many inliers as a colour contest needs (and not copies).
+SIBLING_ANCHOR_MIN_INLIERS = CONTEST_MIN_INLIERS
 
 
 @dataclass
@@ -559,6 +566,37 @@ class ScoreModel:
         traded = scores.copy()
         traded[first], traded[second] = scores[second], scores[first]
         return traded
+
+    def sibling_anchors(
+        self, scores: np.ndarray, evidences: Sequence[Evidence], every: bool = False
+    ) -> list[int]:
+        """The candidates whose sibling packages (:mod:`index.siblings`) are verified too.
+
+        For a photo whose best score is below :attr:`threshold` (the model's own, whatever
+        threshold an operator flags at, so that what is verified stays what calibration measured),
+        the best :data:`SIBLING_ANCHORS` by score that are aligned with at least
+        :data:`SIBLING_ANCHOR_MIN_INLIERS` inliers and are not copies; none for any other photo.
+
+        Args:
+            scores: One score per candidate (:meth:`probabilities`).
+            evidences: The candidates' evidence, in the same order.
+            every: Every aligned candidate that is not a copy, whatever the scores (calibration).
+
+        Returns:
+            Their positions, the best first.
+        """
+        if every:
+            positions: Sequence[int] = range(len(evidences))
+        elif len(scores) == 0 or float(scores.max()) >= self.threshold:
+            return []
+        else:
+            positions = sorted(range(len(scores)), key=lambda position: -scores[position])[:SIBLING_ANCHORS]
+        return [
+            position
+            for position in positions
+            if evidences[position].inliers >= SIBLING_ANCHOR_MIN_INLIERS
+            and not self.is_copy(evidences[position])
+        ]
 
     def is_copy(self, evidence: Evidence) -> bool:
         """Whether the evidence says the listing reuses this very photo (rather than shows the product)."""

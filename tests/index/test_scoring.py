@@ -19,6 +19,8 @@ from index.scoring import (
     DECISIVE_SPREAD,
     FEATURES,
     MONOTONIC,
+    SIBLING_ANCHOR_MIN_INLIERS,
+    SIBLING_ANCHORS,
     UNMEASURED_COLOUR,
     BoostedTrees,
     Evidence,
@@ -410,3 +412,25 @@ def test_the_contest_is_saved_and_an_older_calibration_loads_without_one(tmp_pat
     older.pop("contest_ratio", None)
     path.write_text(json.dumps(older))
     assert ScoreModel.load(path).contest_margin is None
+
+
+def test_siblings_are_verified_for_the_best_aligned_candidates_of_an_uncertain_photo_only() -> None:
+    model = replace(default_score_model(), threshold=0.8, copy_agreement=0.74)
+    aligned = SIBLING_ANCHOR_MIN_INLIERS
+    evidences = [
+        _evidence(inliers=aligned),
+        _evidence(inliers=aligned - 1),  # too weakly aligned to compare colours on
+        _evidence(inliers=30, agreement=0.99),  # a copy: pixels decide, not siblings
+        _evidence(inliers=40),
+        _evidence(inliers=40),
+    ]
+    scores = np.array([0.7, 0.6, 0.5, 0.4, 0.3])
+    assert SIBLING_ANCHORS == 2
+    # The best two by score are anchors only where aligned and not copies.
+    assert model.sibling_anchors(scores, evidences) == [0]
+    assert model.sibling_anchors(np.array([0.3, 0.4, 0.5, 0.7, 0.6]), evidences) == [3, 4]
+    # A photo the model flags gets none, whatever an operator's threshold.
+    assert model.sibling_anchors(np.array([0.8, 0.6, 0.5, 0.4, 0.3]), evidences) == []
+    # Calibration: every aligned candidate that is not a copy.
+    assert model.sibling_anchors(np.array([0.9] * 5), evidences, every=True) == [0, 3, 4]
+    assert model.sibling_anchors(np.zeros(0), []) == []
