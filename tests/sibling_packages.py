@@ -55,10 +55,15 @@ def shop_photo(packshot: np.ndarray, seed: int = 3) -> np.ndarray:
     return decoded(photo).pixels
 
 
-def decoded(pixels: np.ndarray, quality: int = 85) -> DecodedImage:
-    """``pixels`` (RGB) through a JPEG round trip, as a listing photo arrives."""
+def jpeg(pixels: np.ndarray, quality: int = 95) -> bytes:
+    """``pixels`` (RGB) encoded as a JPEG file's bytes, as a catalog or listing photo is stored."""
     ok, data = cv2.imencode(
         ".jpg", cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
     )
     assert ok
-    return decode_image(data.tobytes())
+    return data.tobytes()
+
+
+def decoded(pixels: np.ndarray, quality: int = 85) -> DecodedImage:
+    """``pixels`` (RGB) through a JPEG round trip, as a listing photo arrives."""
+    return decode_image(jpeg(pixels, quality))

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from sibling_packages import blueberry_packshot, decoded, shop_photo, vanilla_sibling
+from sibling_packages import blueberry_packshot, decoded, jpeg, shop_photo, vanilla_sibling
 
 from hallmark.settings import Settings
 from index.catalog import VIEW_ID_OFFSET, Catalog
@@ -33,7 +33,7 @@ from index.scoring import (
 )
 from index.service import open_catalog
 from models.regions import REGIONS
-from vision.decode import DecodedImage, decode_image, read_image
+from vision.decode import DecodedImage, read_image
 from vision.geometry import extract_features, verify
 
 DEMO = Path(__file__).resolve().parents[2] / "demo"
@@ -69,9 +69,7 @@ def _listing(name: str) -> DecodedImage:
 
 
 def _encoded(pixels: np.ndarray) -> DecodedImage:
-    ok, data = cv2.imencode(".jpg", cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 70])
-    assert ok
-    return decode_image(data.tobytes())
+    return decoded(pixels, quality=70)
 
 
 def _check(matcher: Matcher, image: DecodedImage) -> CheckResult:
@@ -347,10 +345,8 @@ def sibling_catalog(tmp_path_factory: pytest.TempPathFactory, model_cache: Path)
     catalog = open_catalog(Settings(home=home / "data", model_cache=model_cache))
     catalog.import_csv(DEMO / "catalog" / "catalog.csv")
     vanilla = decoded(vanilla_sibling(blueberry_packshot()), quality=95)
-    ok, data = cv2.imencode(".jpg", cv2.cvtColor(vanilla.pixels, cv2.COLOR_RGB2BGR))
-    assert ok
     sibling = ProductFields(sku="Alpro-Vanilla-Soyghurt", name="Alpro Vanilla Soyghurt", brand="Alpro")
-    catalog.add_reference(sibling, data.tobytes(), "vanilla packshot")
+    catalog.add_reference(sibling, jpeg(vanilla.pixels), "vanilla packshot")
     return catalog
 
 
@@ -457,10 +453,8 @@ def distant_sibling_catalog(tmp_path_factory: pytest.TempPathFactory, model_cach
     backdrop = np.full_like(vanilla, 255)
     top, left = (height - small.shape[0]) // 2, (width - small.shape[1]) // 2
     backdrop[top : top + small.shape[0], left : left + small.shape[1]] = small
-    ok, data = cv2.imencode(".jpg", cv2.cvtColor(backdrop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
-    assert ok
     sibling = ProductFields(sku="Alpro-Vanilla-Soyghurt", name="Alpro Vanilla Soyghurt", brand="Alpro")
-    catalog.add_reference(sibling, data.tobytes(), "vanilla packshot, from farther")
+    catalog.add_reference(sibling, jpeg(backdrop), "vanilla packshot, from farther")
     return catalog
 
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
-from sibling_packages import blueberry_packshot, vanilla_sibling
+from sibling_packages import blueberry_packshot, jpeg, vanilla_sibling
 
 from hallmark.settings import Settings
 from index.catalog import Catalog, LoadedIndex, ReferenceInfo
@@ -19,12 +17,6 @@ from index.siblings import Siblings
 DEMO = Path(__file__).resolve().parents[2] / "demo"
 
 
-def _jpeg(pixels: np.ndarray) -> bytes:
-    ok, data = cv2.imencode(".jpg", cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
-    assert ok
-    return data.tobytes()
-
-
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Catalog:
     """The demo catalog (six packaged products of six brands, eight garments) with a vanilla
@@ -34,7 +26,7 @@ def catalog(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Cata
     )
     catalog.import_csv(DEMO / "catalog" / "catalog.csv")
     sibling = ProductFields(sku="Alpro-Vanilla-Soyghurt", name="Alpro Vanilla Soyghurt", brand="Alpro")
-    catalog.add_reference(sibling, _jpeg(vanilla_sibling(blueberry_packshot())), "vanilla packshot")
+    catalog.add_reference(sibling, jpeg(vanilla_sibling(blueberry_packshot())), "vanilla packshot")
     return catalog
 
 
@@ -61,8 +53,8 @@ def test_a_photo_whose_stored_file_went_missing_has_no_siblings(tmp_path: Path, 
     catalog = open_catalog(Settings(home=tmp_path / "data", model_cache=model_cache))
     blueberry = ProductFields(sku="Alpro-Blueberry-Soyghurt", name="Alpro Blueberry Soyghurt", brand="Alpro")
     vanilla = ProductFields(sku="Alpro-Vanilla-Soyghurt", name="Alpro Vanilla Soyghurt", brand="Alpro")
-    catalog.add_reference(blueberry, _jpeg(blueberry_packshot()), "blueberry packshot")
-    catalog.add_reference(vanilla, _jpeg(vanilla_sibling(blueberry_packshot())), "vanilla packshot")
+    catalog.add_reference(blueberry, jpeg(blueberry_packshot()), "blueberry packshot")
+    catalog.add_reference(vanilla, jpeg(vanilla_sibling(blueberry_packshot())), "vanilla packshot")
     loaded = catalog.load_index()
     references = _by_sku(loaded)
     (catalog.home / references["Alpro-Vanilla-Soyghurt"].stored_path).unlink()
